@@ -1,0 +1,3 @@
+from finews.cli import main
+
+main()

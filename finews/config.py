@@ -1,0 +1,192 @@
+"""finews.toml -> typed settings. Every setting has a default, so no file is needed."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from finews.model import FinewsError
+from finews.slugs import is_safe_slug
+
+CONFIG_NAME = "finews.toml"
+DATABASE_ENV = "FINEWS_DATABASE_URL"
+
+
+class ConfigError(FinewsError):
+    pass
+
+
+@dataclass
+class SiteSettings:
+    title: str = "金融消息"
+    base_url: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass
+class ArchiveSettings:
+    database_url: str = "finews.db"
+
+
+@dataclass
+class JekyllSettings:
+    rolling_categories: list[str] = field(default_factory=lambda: ["emnews"])
+    category_links: dict[str, str] = field(default_factory=lambda: {"emnews": "/emnews/"})
+
+
+@dataclass
+class Settings:
+    site: SiteSettings = field(default_factory=SiteSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    jekyll: JekyllSettings = field(default_factory=JekyllSettings)
+    categories: dict[str, str] = field(default_factory=dict)
+    root: Path = field(default_factory=Path.cwd)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    @property
+    def database_url(self) -> str:
+        """The archive location; a relative SQLite path is relative to the config file."""
+        url = self.archive.database_url
+        if "://" in url:
+            return url
+        path = Path(url).expanduser()
+        return str(path if path.is_absolute() else self.root / path)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+
+def _check_scalar(key: str, value: Any, expected: type) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {_TYPE_NAMES[expected]}, got {value!r}")
+    return value
+
+
+def _check_value(key: str, value: Any, annotation: str) -> Any:
+    if annotation == "str":
+        return _check_scalar(key, value, str)
+    if annotation == "int":
+        return _check_scalar(key, value, int)
+    if annotation == "bool":
+        return _check_scalar(key, value, bool)
+    if annotation == "float":
+        return _check_scalar(key, value, float)
+    if annotation == "list[str]":
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return [_check_scalar(f"{key}[{i}]", v, str) for i, v in enumerate(value)]
+    if annotation == "dict[str, str]":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
+        return {k: _check_scalar(f"{key}.{k}", v, str) for k, v in value.items()}
+    raise AssertionError(f"unsupported setting type {annotation}")
+
+
+def _load_section(name: str, cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a table, got {data!r}")
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown setting {name}.{key} (known: {', '.join(sorted(known))})"
+            )
+        values[key] = _check_value(f"{name}.{key}", value, str(known[key].type))
+    return cls(**values)
+
+
+def _validate(settings: Settings) -> None:
+    try:
+        ZoneInfo(settings.site.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"site.timezone: unknown time zone {settings.site.timezone!r} "
+            "(expected an IANA name such as 'Asia/Shanghai')"
+        ) from exc
+    for outlet, slug in settings.categories.items():
+        if not is_safe_slug(slug):
+            raise ConfigError(
+                f"categories.{outlet}: {slug!r} is not a valid slug "
+                "(lower-case letters and digits only)"
+            )
+    settings.site.base_url = settings.site.base_url.rstrip("/")
+
+
+def parse_settings(data: dict[str, Any], root: Path) -> Settings:
+    sections = {"site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings}
+    settings = Settings(root=root)
+    for key, value in data.items():
+        if key in sections:
+            setattr(settings, key, _load_section(key, sections[key], value))
+        elif key == "categories":
+            settings.categories = _check_value("categories", value, "dict[str, str]")
+        else:
+            raise ConfigError(
+                f"unknown section [{key}] (known: {', '.join(sorted([*sections, 'categories']))})"
+            )
+    if os.environ.get(DATABASE_ENV):
+        settings.archive.database_url = os.environ[DATABASE_ENV]
+    _validate(settings)
+    return settings
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file, or ./finews.toml when it exists, or use the defaults."""
+    if path is None:
+        default = Path.cwd() / CONFIG_NAME
+        if not default.exists():
+            return parse_settings({}, Path.cwd())
+        path = default
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist (run 'finews init' to make one)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return parse_settings(data, path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+DEFAULT_CONFIG = """\
+# finews configuration. Every setting is optional: the values shown are the defaults.
+
+[site]
+# The site's name, shown in page titles and feeds.
+title = "金融消息"
+# Where the site is published, without a trailing slash, e.g. "https://news.example.com"
+# or "//finews.withounder.com". Empty means links are relative to the site root.
+base_url = ""
+# Time zone for dates on pages, in file names and in exported posts.
+timezone = "Asia/Shanghai"
+
+[archive]
+# A SQLite file (relative to this file) or a postgresql:// URL.
+# The environment variable FINEWS_DATABASE_URL overrides it.
+database_url = "finews.db"
+
+[jekyll]
+# Categories that hold rolling news: their posts begin with a "> digest" line.
+rolling_categories = ["emnews"]
+# Back links of categories whose page is not /category/<slug>.html.
+category_links = { emnews = "/emnews/" }
+
+[categories]
+# Fixed category slugs for outlets, overriding the pinyin of the outlet name:
+# "南方都市报" = "nandu"
+"""

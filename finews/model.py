@@ -1,0 +1,114 @@
+"""The data finews passes between its stages: plain dataclasses and the rules for ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+_EASTMONEY_CODE = re.compile(r"[A-Za-z]{0,4}(\d{16,24})")
+_SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+class FinewsError(Exception):
+    """An error with a message written for the person running finews."""
+
+
+class InvalidArticle(FinewsError):
+    """One article cannot be accepted; the rest of its batch goes on."""
+
+
+def is_safe_code(code: str) -> bool:
+    """A code is safe when it can be used as a file name and a URL segment as it is."""
+    return bool(_SAFE_CODE.fullmatch(code))
+
+
+def stable_id(code: str) -> str:
+    """The id under which an article is stored once.
+
+    Eastmoney publishes one story under several codes (``NW202204212352230938`` on the
+    outlet page, ``202204212352230938`` in rolling news): the digits identify it.
+    """
+    code = code.strip()
+    match = _EASTMONEY_CODE.fullmatch(code)
+    if match:
+        return match.group(1)
+    if is_safe_code(code):
+        return code
+    raise InvalidArticle(f"unsafe article id {code!r}: only letters, digits, '-' and '_' are allowed")
+
+
+def content_hash(title: str, body: str, digest: str, url: str) -> str:
+    """A fingerprint of what a reader sees, so that a changed article is noticed."""
+    h = hashlib.sha256()
+    for part in (title, body, digest, url):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+@dataclass
+class Article:
+    """One news article, as received from its source.
+
+    ``code`` is the id the source used (it names the file and the page); ``id`` is the
+    stable id derived from it. ``body`` is kept exactly as received; the sanitised HTML that
+    the site publishes is derived from it.
+    """
+
+    code: str
+    title: str
+    published: datetime
+    outlet: str
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    body: str = ""
+    digest: str = ""
+    url: str = ""
+    source: str = ""
+    id: str = ""
+    first_seen: datetime | None = None
+    last_changed: datetime | None = None
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not is_safe_code(self.code):
+            raise InvalidArticle(
+                f"unsafe article id {self.code!r}: only letters, digits, '-' and '_' are allowed"
+            )
+        if not self.id:
+            self.id = stable_id(self.code)
+        if self.published.tzinfo is None:
+            self.published = self.published.replace(tzinfo=BEIJING)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.body, self.digest, self.url)
+
+
+@dataclass
+class UpsertResult:
+    """What one batch did to the archive."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.merged += other.merged
+        return self
+
+
+@dataclass
+class CategoryCount:
+    slug: str
+    outlet: str
+    count: int

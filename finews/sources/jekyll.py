@@ -1,0 +1,458 @@
+"""Jekyll posts of the original site: read them with all their quirks, write them back exactly.
+
+A post looks like::
+
+    ---
+    layout: post
+    title: "…"
+    date: 2021-12-19 19:05:35 +0800
+    categories: nanfangdushibao
+    tags: 南方都市报新闻
+    ---
+    <p>…body…</p>
+
+    <http://original/url>
+
+    [返回南方都市报新闻](//site/category/nanfangdushibao.html)｜[返回首页](//site/)
+
+with no newline at the end. Rolling-news posts begin the body with a ``> digest`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from finews.model import Article, InvalidArticle, is_safe_code
+from finews.store.base import Store
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_FILE_NAME = re.compile(r"(?:(\d{4})-(\d{2})-(\d{2}))?-(.+)\.(?:md|markdown|html)")
+_DATE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+_FOOTER = re.compile(r"\r?\n\r?\n<([^<>\r\n]*)>(?:\r?\n\r?\n((?:\[[^\r\n]*(?:\r?\n)?)+))?\Z")
+_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
+_REDIRECT = re.compile(r"/([a-z0-9]+)/\d{4}/\d{2}/\d{2}/([A-Za-z0-9][A-Za-z0-9_-]*)\.html")
+_TAG_SUFFIX = "新闻"
+_YAML_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\x00": "\\0",
+    "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\uFEFF",
+}
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]')
+
+
+class PostError(InvalidArticle):
+    pass
+
+
+@dataclass
+class JekyllStyle:
+    """How the original site wrote its posts; see the [jekyll] settings."""
+
+    base_url: str = ""
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    rolling_categories: frozenset[str] = frozenset({"emnews"})
+    category_links: dict[str, str] = field(default_factory=lambda: {"emnews": "/emnews/"})
+
+    def category_link(self, slug: str) -> str:
+        return self.base_url + self.category_links.get(slug, f"/category/{slug}.html")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _split_front_matter(text: str, name: str) -> tuple[list[str], str]:
+    text = text.lstrip("\ufeff")
+    stripped = text.lstrip(" \t\r\n")
+    if not stripped.startswith("---"):
+        raise PostError(f"{name}: no front matter (the file must start with a '---' line)")
+    lines_start = stripped.index("\n") + 1 if "\n" in stripped else len(stripped)
+    if stripped[:lines_start].strip() != "---":
+        raise PostError(f"{name}: the first line must be '---'")
+    rest = stripped[lines_start:]
+    lines: list[str] = []
+    pos = 0
+    while pos < len(rest):
+        end = rest.find("\n", pos)
+        line = rest[pos:] if end < 0 else rest[pos:end]
+        next_pos = len(rest) if end < 0 else end + 1
+        if line.rstrip("\r") == "---":
+            return lines, rest[next_pos:]
+        lines.append(line.rstrip("\r"))
+        pos = next_pos
+    raise PostError(f"{name}: front matter is not closed by a '---' line")
+
+
+def _parse_title(raw: str, name: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"' and '"' not in raw[1:-1] and "\\" not in raw:
+        return raw[1:-1]
+    try:
+        value = yaml.load(f"title: {raw}", Loader=_YAML_LOADER)["title"]
+    except yaml.YAMLError:
+        value = None
+    if isinstance(value, str):
+        return value
+    if value is not None and not isinstance(value, (dict, list)):
+        return str(value)
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    if value is None and raw.strip() in ("", "~", "null"):
+        return ""
+    return raw.strip()
+
+
+def _front_matter(lines: list[str], name: str) -> dict[str, object]:
+    """Parse the simple ``key: value`` lines the site wrote, with YAML for anything else."""
+    data: dict[str, object] = {}
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _KEY_LINE.fullmatch(line)
+        if not match:
+            return _yaml_front_matter(lines, name)
+        key, value = match.group(1), (match.group(2) or "").strip()
+        if key == "title":
+            data[key] = _parse_title(value, name)
+        elif value.startswith(("[", "{", "'", '"', "|", ">", "&", "*", "!")):
+            try:
+                data[key] = yaml.load(f"v: {value}", Loader=_YAML_LOADER)["v"]
+            except yaml.YAMLError:
+                data[key] = value
+        else:
+            data[key] = value
+    return data
+
+
+def _yaml_front_matter(lines: list[str], name: str) -> dict[str, object]:
+    try:
+        data = yaml.load("\n".join(lines), Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PostError(f"{name}: front matter is not valid YAML ({problem})") from exc
+    if not isinstance(data, dict):
+        raise PostError(f"{name}: front matter is not a set of 'key: value' lines")
+    return {str(k): v for k, v in data.items()}
+
+
+def parse_date(value: object, tz: ZoneInfo) -> datetime | None:
+    """A post's date; a date without a zone is in the site's zone (Beijing time)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    text = str(value or "").strip()
+    match = _DATE.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError:
+        return None
+    if zone is None:
+        return moment.replace(tzinfo=tz)
+    if zone == "Z":
+        return moment.replace(tzinfo=UTC)
+    sign = 1 if zone[0] == "+" else -1
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment.replace(tzinfo=timezone(sign * offset))
+
+
+def _date_from_code(code: str, tz: ZoneInfo) -> datetime | None:
+    digits = re.search(r"\d{8}", code)
+    if not digits:
+        return None
+    try:
+        moment = datetime.strptime(digits.group(), "%Y%m%d").replace(tzinfo=tz)
+    except ValueError:
+        return None
+    return moment if moment <= datetime.now(tz) + timedelta(days=1) else None
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None]
+    return [str(value)]
+
+
+def outlet_from_tags(tags: list[str]) -> str:
+    """The original tagged each post '<outlet>新闻'."""
+    if not tags:
+        return ""
+    tag = tags[0]
+    return tag[: -len(_TAG_SUFFIX)] if tag.endswith(_TAG_SUFFIX) and len(tag) > 2 else tag
+
+
+def _split_footer(rest: str) -> tuple[str, str | None]:
+    """Cut the ``<url>`` line and the back links from the end of a post."""
+    marker = rest.rfind("\n<")
+    while marker > 0:
+        for start in (marker - 1, marker - 2, marker - 3):
+            match = _FOOTER.match(rest, max(start, 0))
+            if match:
+                return rest[: match.start()], match.group(1)
+        marker = rest.rfind("\n<", 0, marker)
+    return rest, None
+
+
+def _split_body(rest: str, rolling: bool) -> tuple[str, str, str | None]:
+    """(digest, body, url) from what follows the front matter."""
+    rest, url = _split_footer(rest)
+    digest = ""
+    if rolling:
+        first, newline, remainder = rest.partition("\n")
+        if first.startswith("> "):
+            digest, rest = first[2:], remainder
+        elif first.strip() == ">":
+            rest = remainder
+        elif first.strip() == "" and newline:
+            return digest, remainder, url
+        if digest and rest.startswith("\n"):
+            rest = rest[1:]
+    return digest, rest, url
+
+
+def parse_post(text: str, name: str, style: JekyllStyle, mtime: float | None = None) -> Article:
+    """One post -> an Article. Raises PostError with the file name and the reason."""
+    match = _FILE_NAME.fullmatch(name)
+    if not match:
+        raise PostError(f"{name}: not a post file name (expected YYYY-MM-DD-<id>.md)")
+    code = match.group(4)
+    if not is_safe_code(code):
+        raise PostError(f"{name}: unsafe article id {code!r} in the file name")
+    lines, rest = _split_front_matter(text, name)
+    data = _front_matter(lines, name)
+    title = data.get("title")
+    title = "" if title is None else str(title)
+    published = parse_date(data.get("date"), style.tz)
+    if published is None and match.group(1):
+        published = datetime(
+            int(match.group(1)), int(match.group(2)), int(match.group(3)), tzinfo=style.tz
+        )
+    if published is None:
+        published = _date_from_code(code, style.tz)
+    if published is None:
+        if mtime is None:
+            raise PostError(f"{name}: no date in the front matter, the file name or the id")
+        published = datetime.fromtimestamp(int(mtime), style.tz)
+    categories = _as_list(data.get("categories") or data.get("category"))
+    category = " ".join(categories) if len(categories) > 1 else (categories[0] if categories else "")
+    tags = _as_list(data.get("tags"))
+    if len(tags) == 1 and " " in tags[0] and not isinstance(data.get("tags"), list):
+        tags = tags[0].split()
+    outlet = str(data.get("outlet") or outlet_from_tags(tags) or category)
+    digest, body, url = _split_body(rest, category in style.rolling_categories)
+    if "digest" in data and not digest:
+        digest = str(data["digest"] or "")
+    aliases = []
+    for link in _as_list(data.get("redirect_from")):
+        alias = _REDIRECT.search(link)
+        if alias:
+            aliases.append((alias.group(1), alias.group(2)))
+    return Article(
+        code=code, title=title, published=published, outlet=outlet, category=category,
+        tags=tags, body=body, digest=digest, url=url or "", source="jekyll", aliases=aliases,
+    )
+
+
+def read_post(path: Path, style: JekyllStyle) -> Article:
+    try:
+        raw = path.read_bytes()
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        raise PostError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PostError(f"{path.name}: not UTF-8 (bad byte at offset {exc.start})") from exc
+    return parse_post(text, path.name, style, mtime)
+
+
+def find_posts(paths: list[Path]) -> Iterator[Path]:
+    """Post files under the given folders (recursively) or the files themselves, sorted."""
+    for path in paths:
+        if path.is_dir():
+            found = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(
+                    Path(folder) / f
+                    for f in files
+                    if f.endswith((".md", ".markdown", ".html")) and not f.startswith(".")
+                )
+            yield from sorted(found, key=str)
+        else:
+            yield path
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def yaml_quote(text: str) -> str:
+    """A YAML double-quoted scalar that any YAML parser reads back as exactly ``text``."""
+    if not _NEEDS_ESCAPE.search(text):
+        return f'"{text}"'
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        known = _YAML_ESCAPES.get(char)
+        if known:
+            return known
+        code = ord(char)
+        return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
+
+    return '"' + _NEEDS_ESCAPE.sub(escape, text) + '"'
+
+
+def _plain(value: str) -> str:
+    """A plain YAML value when it reads back unchanged, else a quoted one."""
+    if value and re.fullmatch(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#\r\n]*", value) and (
+        value == value.strip()
+    ):
+        return value
+    return yaml_quote(value)
+
+
+def post_file_name(article: Article, tz: ZoneInfo) -> str:
+    return f"{article.published.astimezone(tz):%Y-%m-%d}-{article.code}.md"
+
+
+def format_post(article: Article, style: JekyllStyle) -> str:
+    """The post exactly as the original site wrote it."""
+    published = article.published.astimezone(style.tz)
+    tag_text = " ".join(article.tags)
+    lines = [
+        "---",
+        "layout: post",
+        f"title: {yaml_quote(article.title)}",
+        f"date: {published:%Y-%m-%d %H:%M:%S %z}",
+        f"categories: {_plain(article.category)}",
+        f"tags: {_plain(tag_text) if tag_text else ''}".rstrip(),
+    ]
+    if article.outlet != outlet_from_tags(article.tags):
+        lines.append(f"outlet: {_plain(article.outlet)}")
+    rolling = article.category in style.rolling_categories
+    if article.digest and not rolling:
+        lines.append(f"digest: {yaml_quote(article.digest)}")
+    if article.aliases:
+        lines.append("redirect_from:")
+        for category, code in article.aliases:
+            lines.append(f"  - /{category}/{published:%Y/%m/%d}/{code}.html")
+    lines.append("---")
+    head = "\n".join(lines) + "\n"
+    if rolling:
+        head += (f"> {article.digest}\n" if article.digest else "") + "\n"
+    label = article.tags[0] if article.tags else article.outlet
+    back = (
+        f"[返回{label}]({style.category_link(article.category)})"
+        f"｜[返回首页]({style.base_url}/)"
+    )
+    return f"{head}{article.body}\n\n<{article.url}>\n\n{back}"
+
+
+# -- import and export --------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"read {self.read}, new {self.new}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, merged {self.merged}, skipped {len(self.skipped)}"
+        )
+
+
+def _store_batch(store: Store, batch: list[Article], rolling: set[str], report: ImportReport) -> None:
+    try:
+        results = [store.upsert(batch, rolling=rolling)]
+    except InvalidArticle:
+        results = []
+        for article in batch:
+            try:
+                results.append(store.upsert([article], rolling=rolling))
+            except InvalidArticle as exc:
+                report.skipped.append(f"{article.code}: {exc}")
+    for result in results:
+        report.new += result.new
+        report.updated += result.updated
+        report.unchanged += result.unchanged
+        report.merged += result.merged
+
+
+def import_posts(
+    store: Store,
+    paths: list[Path],
+    style: JekyllStyle,
+    *,
+    batch_size: int = 1000,
+    on_file: Callable[[Path], None] | None = None,
+) -> ImportReport:
+    """Read posts into the archive, one transaction per batch; a bad post is skipped."""
+    report = ImportReport()
+    batch: list[Article] = []
+    for path in find_posts(paths):
+        report.read += 1
+        try:
+            batch.append(read_post(path, style))
+        except PostError as exc:
+            report.skipped.append(str(exc))
+        if on_file:
+            on_file(path)
+        if len(batch) >= batch_size:
+            _store_batch(store, batch, set(style.rolling_categories), report)
+            batch = []
+    if batch:
+        _store_batch(store, batch, set(style.rolling_categories), report)
+    return report
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary name and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def export_posts(
+    store: Store,
+    out: Path,
+    style: JekyllStyle,
+    *,
+    on_file: Callable[[Path], None] | None = None,
+) -> int:
+    """Write every article as a post file in ``out``; returns the number written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for article in store.iter_articles():
+        path = out / post_file_name(article, style.tz)
+        write_atomic(path, format_post(article, style).encode("utf-8", "surrogatepass"))
+        written += 1
+        if on_file:
+            on_file(path)
+    return written

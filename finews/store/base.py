@@ -1,0 +1,152 @@
+"""The archive interface that every backend implements, and the rules they share."""
+
+from __future__ import annotations
+
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from finews.model import Article, CategoryCount, UpsertResult
+from finews.slugs import is_safe_slug, pinyin_slug, safe_slug
+
+KEY_BITS = 20
+
+
+def sort_key(published: datetime, article_id: str, attempt: int = 0) -> int:
+    """A unique integer that orders articles by publication time.
+
+    It is the row key of the archive and of its search index, so "newest first" is a
+    plain walk backwards over the key.
+    """
+    low = (zlib.crc32(article_id.encode()) + attempt) & ((1 << KEY_BITS) - 1)
+    return (int(published.timestamp()) << KEY_BITS) | low
+
+
+def key_range(start: datetime, end: datetime) -> tuple[int, int]:
+    """The sort keys of articles published in [start, end)."""
+    return int(start.timestamp()) << KEY_BITS, (int(end.timestamp()) << KEY_BITS) - 1
+
+
+@dataclass
+class Change:
+    article_id: str
+    previous_hash: str
+    previous_changed: datetime
+    changed_at: datetime
+
+
+class CategoryRegistry:
+    """Outlet name -> category slug, assigned once and never changed."""
+
+    def __init__(self, rows: Iterable[tuple[str, str]], overrides: dict[str, str]):
+        self.by_outlet: dict[str, str] = {}
+        self.slugs: set[str] = set()
+        for slug, outlet in rows:
+            self.slugs.add(slug)
+            self.by_outlet.setdefault(outlet, slug)
+        self.overrides = overrides
+        self.new: list[tuple[str, str]] = []
+        self.new_aliases: list[tuple[str, str]] = []
+
+    def _add(self, slug: str, outlet: str) -> None:
+        self.slugs.add(slug)
+        self.by_outlet.setdefault(outlet, slug)
+        self.new.append((slug, outlet))
+
+    def _unique(self, base: str) -> str:
+        slug, n = base, 2
+        while slug in self.slugs:
+            slug, n = f"{base}{n}", n + 1
+        return slug
+
+    def resolve(self, article: Article) -> None:
+        """Give the article its slug: the one it came with (made safe), or its outlet's."""
+        if article.category:
+            slug = article.category
+            if not is_safe_slug(slug):
+                safe = safe_slug(slug) or pinyin_slug(article.outlet)
+                self.new_aliases.append((slug, safe))
+                slug = safe
+            if slug not in self.slugs:
+                self._add(slug, article.outlet)
+            article.category = slug
+            return
+        slug = self.overrides.get(article.outlet) or self.by_outlet.get(article.outlet)
+        if slug is None:
+            slug = self._unique(pinyin_slug(article.outlet))
+        if slug not in self.slugs:
+            self._add(slug, article.outlet)
+        article.category = slug
+
+
+def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]) -> bool:
+    """Which copy of a story stored under two codes is kept: the outlet's, not rolling news."""
+    return existing_category in rolling and incoming.category not in rolling
+
+
+class Store(ABC):
+    """An archive of articles, each stored exactly once under its stable id."""
+
+    url: str
+
+    @abstractmethod
+    def upsert(
+        self, articles: Iterable[Article], *, rolling: Iterable[str] = ("emnews",)
+    ) -> UpsertResult:
+        """Store a batch in one transaction: new ids are added, known ids updated in place."""
+
+    @abstractmethod
+    def get(self, article_id: str) -> Article | None: ...
+
+    @abstractmethod
+    def latest(self, limit: int = 100, *, with_body: bool = True) -> list[Article]: ...
+
+    @abstractmethod
+    def by_category(
+        self, slug: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
+    ) -> list[Article]: ...
+
+    @abstractmethod
+    def by_tag(
+        self, tag: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
+    ) -> list[Article]: ...
+
+    @abstractmethod
+    def by_day(self, day: date, tz: ZoneInfo, *, with_body: bool = True) -> list[Article]: ...
+
+    @abstractmethod
+    def category_counts(self) -> list[CategoryCount]: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def date_range(self) -> tuple[datetime, datetime] | None: ...
+
+    @abstractmethod
+    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
+        """Every article, oldest first, read in batches so memory stays flat."""
+
+    @abstractmethod
+    def article_aliases(self, article_id: str) -> list[tuple[str, str]]: ...
+
+    @abstractmethod
+    def category_aliases(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def changes(self, article_id: str) -> list[Change]: ...
+
+    @abstractmethod
+    def size_bytes(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,408 @@
+"""The default archive: one SQLite file in WAL mode, with a versioned schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from finews.model import Article, CategoryCount, FinewsError, UpsertResult
+from finews.store.base import (
+    CategoryRegistry,
+    Change,
+    Store,
+    key_range,
+    prefer_incoming,
+    sort_key,
+)
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE articles (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        code TEXT NOT NULL,
+        title TEXT NOT NULL,
+        published INTEGER NOT NULL,
+        outlet TEXT NOT NULL,
+        category TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_changed INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX articles_category ON articles (category, key);
+    CREATE TABLE article_tags (
+        tag TEXT NOT NULL,
+        key INTEGER NOT NULL,
+        PRIMARY KEY (tag, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE article_aliases (
+        category TEXT NOT NULL,
+        code TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (category, code)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_aliases_article ON article_aliases (article_id);
+    CREATE TABLE categories (
+        slug TEXT PRIMARY KEY,
+        outlet TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX categories_outlet ON categories (outlet);
+    CREATE TABLE category_aliases (
+        alias TEXT PRIMARY KEY,
+        slug TEXT NOT NULL
+    );
+    CREATE TABLE changes (
+        article_id TEXT NOT NULL,
+        previous_hash TEXT NOT NULL,
+        previous_changed INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL
+    );
+    CREATE INDEX changes_article ON changes (article_id);
+    """,
+]
+
+_COLUMNS = (
+    "key, id, code, title, published, outlet, category, tags, digest, url, source, "
+    "first_seen, last_changed"
+)
+_SUMMARY = f"{_COLUMNS}, '' AS body"
+_FULL = f"{_COLUMNS}, body"
+
+
+def _ts(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def _dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _row_to_article(row: sqlite3.Row | tuple) -> Article:
+    (_, aid, code, title, published, outlet, category, tags, digest, url, source,
+     first_seen, last_changed, body) = row
+    return Article(
+        id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
+        category=category, tags=json.loads(tags), body=body, digest=digest, url=url,
+        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed),
+    )
+
+
+class _Row(NamedTuple):
+    """What the upsert needs to know of a stored article."""
+
+    key: int
+    fields: tuple
+    content_hash: str
+    first_seen: int
+    last_changed: int
+    source: str
+
+
+def _stored_fields(article: Article) -> tuple:
+    return (
+        article.code, article.title, _ts(article.published), article.outlet, article.category,
+        json.dumps(article.tags, ensure_ascii=False), article.digest, article.url, article.body,
+    )
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path, category_overrides: dict[str, str] | None = None):
+        self.path = Path(path)
+        self.url = str(self.path)
+        self.category_overrides = category_overrides or {}
+        if not self.path.parent.exists():
+            raise FinewsError(
+                f"cannot open archive {self.path}: folder {self.path.parent} does not exist"
+            )
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise FinewsError(
+                f"cannot open archive {self.path}: {exc}. The file is not a finews archive or "
+                "is damaged; restore it from a backup or set archive.database_url to another file"
+            ) from exc
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise FinewsError(
+                f"archive {self.path} has schema version {version}, newer than this finews "
+                f"understands ({len(MIGRATIONS)}); upgrade finews"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number),)
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def upsert(
+        self, articles: Iterable[Article], *, rolling: Iterable[str] = ("emnews",)
+    ) -> UpsertResult:
+        batch = list(articles)
+        rolling = set(rolling)
+        result = UpsertResult()
+        now = int(time.time())
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            registry = CategoryRegistry(
+                self.db.execute("SELECT slug, outlet FROM categories"), self.category_overrides
+            )
+            for article in batch:
+                registry.resolve(article)
+            existing = self._existing({a.id for a in batch})
+            for article in batch:
+                self._upsert_one(article, existing, rolling, now, result)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO categories VALUES (?, ?, ?)",
+                [(slug, outlet, now) for slug, outlet in registry.new],
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO category_aliases VALUES (?, ?)", registry.new_aliases
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return result
+
+    def _existing(self, ids: set[str]) -> dict[str, _Row]:
+        found: dict[str, _Row] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                "SELECT id, key, code, title, published, outlet, category, tags, digest, url, "
+                f"body, content_hash, first_seen, last_changed, source FROM articles "
+                f"WHERE id IN ({marks})",
+                chunk,
+            ):
+                found[row[0]] = _Row(row[1], row[2:11], *row[11:])
+        return found
+
+    def _upsert_one(
+        self,
+        article: Article,
+        existing: dict[str, _Row],
+        rolling: set[str],
+        now: int,
+        result: UpsertResult,
+    ) -> None:
+        row = existing.get(article.id)
+        if row is None:
+            first_seen = _ts(article.first_seen) if article.first_seen else now
+            existing[article.id] = self._insert(article, first_seen, now)
+            self._add_aliases(article.id, article.aliases)
+            result.new += 1
+            return
+        code, category = row.fields[0], row.fields[4]
+        if code != article.code:
+            if prefer_incoming(category, article, rolling):
+                self._add_aliases(article.id, [(category, code)])
+                existing[article.id] = self._replace(row, article, now)
+            else:
+                self._add_aliases(article.id, [(article.category, article.code)])
+            result.merged += 1
+            return
+        self._add_aliases(article.id, article.aliases)
+        if row.fields == _stored_fields(article):
+            result.unchanged += 1
+            return
+        existing[article.id] = self._replace(row, article, now)
+        result.updated += 1
+
+    def _add_aliases(self, article_id: str, aliases: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO article_aliases VALUES (?, ?, ?)",
+            [(category, code, article_id) for category, code in aliases],
+        )
+
+    def _insert(
+        self, article: Article, first_seen: int, last_changed: int, source: str | None = None
+    ) -> _Row:
+        fields = _stored_fields(article)
+        digest = article.content_hash
+        source = source if source is not None else article.source
+        for attempt in range(1 << 10):
+            key = sort_key(article.published, article.id, attempt)
+            try:
+                self.db.execute(
+                    "INSERT INTO articles (key, id, code, title, published, outlet, category, "
+                    "tags, digest, url, body, content_hash, first_seen, last_changed, source) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, article.id, *fields, digest, first_seen, last_changed, source),
+                )
+            except sqlite3.IntegrityError:
+                if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():
+                    continue
+                raise
+            self.db.executemany(
+                "INSERT OR IGNORE INTO article_tags VALUES (?, ?)",
+                [(tag, key) for tag in article.tags],
+            )
+            return _Row(key, fields, digest, first_seen, last_changed, source)
+        raise FinewsError(f"no free sort key for article {article.id}")
+
+    def _replace(self, row: _Row, article: Article, now: int) -> _Row:
+        """Rewrite an article in place; its key follows its publication time."""
+        self.db.execute("DELETE FROM article_tags WHERE key=?", (row.key,))
+        self.db.execute("DELETE FROM articles WHERE key=?", (row.key,))
+        changed = article.content_hash != row.content_hash
+        new = self._insert(
+            article, row.first_seen, now if changed else row.last_changed, row.source or None
+        )
+        if changed:
+            self.db.execute(
+                "INSERT INTO changes VALUES (?, ?, ?, ?)",
+                (article.id, row.content_hash, row.last_changed, now),
+            )
+        return new
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _articles(self, sql: str, params: tuple = ()) -> list[Article]:
+        return [_row_to_article(row) for row in self.db.execute(sql, params)]
+
+    def get(self, article_id: str) -> Article | None:
+        rows = self._articles(f"SELECT {_FULL} FROM articles WHERE id=?", (article_id,))
+        if not rows:
+            return None
+        rows[0].aliases = self.article_aliases(article_id)
+        return rows[0]
+
+    def latest(self, limit: int = 100, *, with_body: bool = True) -> list[Article]:
+        cols = _FULL if with_body else _SUMMARY
+        return self._articles(f"SELECT {cols} FROM articles ORDER BY key DESC LIMIT ?", (limit,))
+
+    def by_category(
+        self, slug: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
+    ) -> list[Article]:
+        cols = _FULL if with_body else _SUMMARY
+        return self._articles(
+            f"SELECT {cols} FROM articles WHERE category=? ORDER BY key DESC LIMIT ? OFFSET ?",
+            (slug, per_page, (page - 1) * per_page),
+        )
+
+    def by_tag(
+        self, tag: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
+    ) -> list[Article]:
+        cols = _FULL if with_body else _SUMMARY
+        return self._articles(
+            f"SELECT {cols} FROM articles WHERE key IN (SELECT key FROM article_tags "
+            "WHERE tag=? ORDER BY key DESC LIMIT ? OFFSET ?) ORDER BY key DESC",
+            (tag, per_page, (page - 1) * per_page),
+        )
+
+    def by_day(self, day: date, tz: ZoneInfo, *, with_body: bool = True) -> list[Article]:
+        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        low, high = key_range(start, start + timedelta(days=1))
+        cols = _FULL if with_body else _SUMMARY
+        return self._articles(
+            f"SELECT {cols} FROM articles WHERE key BETWEEN ? AND ? ORDER BY key DESC",
+            (low, high),
+        )
+
+    def category_counts(self) -> list[CategoryCount]:
+        rows = self.db.execute(
+            "SELECT a.category, COALESCE(c.outlet, ''), a.n FROM "
+            "(SELECT category, COUNT(*) AS n FROM articles GROUP BY category) a "
+            "LEFT JOIN categories c ON c.slug = a.category ORDER BY a.n DESC, a.category"
+        )
+        return [CategoryCount(slug, outlet, n) for slug, outlet, n in rows]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def date_range(self) -> tuple[datetime, datetime] | None:
+        low, high = self.db.execute("SELECT MIN(published), MAX(published) FROM articles").fetchone()
+        if low is None:
+            return None
+        return _dt(low), _dt(high)
+
+    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
+        last = None
+        while True:
+            if last is None:
+                sql, params = f"SELECT {_FULL} FROM articles ORDER BY key LIMIT ?", (batch,)
+            else:
+                sql = f"SELECT {_FULL} FROM articles WHERE key > ? ORDER BY key LIMIT ?"
+                params = (last, batch)
+            rows = self.db.execute(sql, params).fetchall()
+            if not rows:
+                return
+            aliases = self._aliases_for([row[1] for row in rows])
+            for row in rows:
+                article = _row_to_article(row)
+                article.aliases = aliases.get(article.id, [])
+                yield article
+            last = rows[-1][0]
+
+    def _aliases_for(self, ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        marks = ",".join("?" * len(ids))
+        found: dict[str, list[tuple[str, str]]] = {}
+        for category, code, aid in self.db.execute(
+            f"SELECT category, code, article_id FROM article_aliases WHERE article_id IN ({marks})"
+            " ORDER BY category, code",
+            ids,
+        ):
+            found.setdefault(aid, []).append((category, code))
+        return found
+
+    def article_aliases(self, article_id: str) -> list[tuple[str, str]]:
+        return self._aliases_for([article_id]).get(article_id, [])
+
+    def category_aliases(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT alias, slug FROM category_aliases"))
+
+    def changes(self, article_id: str) -> list[Change]:
+        return [
+            Change(aid, h, _dt(prev), _dt(at))
+            for aid, h, prev, at in self.db.execute(
+                "SELECT * FROM changes WHERE article_id=? ORDER BY changed_at", (article_id,)
+            )
+        ]
+
+    def size_bytes(self) -> int:
+        return sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"))
+            if p.exists()
+        )
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()

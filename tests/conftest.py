@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finews.model import BEIJING, Article
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+def make_article(n: int, **overrides) -> Article:
+    """A small valid article; n varies its id and time."""
+    fields = {
+        "code": f"NW2025031{n:013d}",
+        "title": f"测试标题 {n}",
+        "published": datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING) + timedelta(minutes=n),
+        "outlet": "南方都市报",
+        "tags": ["南方都市报新闻"],
+        "body": f"<p>正文 {n}</p>",
+        "url": f"https://finance.eastmoney.com/a/2025031{n:013d}.html",
+        "source": "test",
+    }
+    fields.update(overrides)
+    return Article(**fields)

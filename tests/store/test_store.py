@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from finews.model import BEIJING, FinewsError
+from finews.store import open_store
+from tests.conftest import make_article
+
+
+def test_new_article_is_stored_once_and_read_back(store):
+    article = make_article(1, title='标题 "引号": #1 | {x}\n第二行')
+    result = store.upsert([article])
+    assert (result.new, result.updated, result.unchanged) == (1, 0, 0)
+    again = store.upsert([make_article(1, title='标题 "引号": #1 | {x}\n第二行')])
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    assert store.count() == 1
+    loaded = store.get(article.id)
+    assert loaded is not None
+    assert loaded.title == article.title
+    assert loaded.published == article.published
+    assert loaded.body == article.body
+    assert loaded.category == "nanfangdushibao"
+    assert loaded.tags == ["南方都市报新闻"]
+    assert loaded.first_seen is not None
+
+
+def test_changed_body_updates_in_place_and_records_the_change(store):
+    store.upsert([make_article(1)])
+    before = store.get(make_article(1).id)
+    result = store.upsert([make_article(1, body="<p>更正后的正文</p>")])
+    assert result.updated == 1
+    assert store.count() == 1
+    after = store.get(before.id)
+    assert after.body == "<p>更正后的正文</p>"
+    changes = store.changes(before.id)
+    assert len(changes) == 1
+    assert changes[0].previous_hash == make_article(1).content_hash
+    assert after.first_seen == before.first_seen
+
+
+def test_metadata_change_is_an_update_without_a_content_change(store):
+    store.upsert([make_article(1)])
+    moved = make_article(1, published=make_article(1).published + timedelta(hours=1))
+    assert store.upsert([moved]).updated == 1
+    assert store.get(moved.id).published == moved.published
+    assert store.changes(moved.id) == []
+
+
+def test_two_codes_of_one_story_are_one_article_and_the_outlet_copy_wins(store):
+    rolling = make_article(
+        1, code="2025031" + "1" * 11, category="emnews", tags=["东财滚动新闻"], outlet="东财滚动"
+    )
+    outlet = make_article(1, code="NW2025031" + "1" * 11, outlet="财联社", tags=["财联社新闻"])
+    assert rolling.id == outlet.id
+    store.upsert([rolling])
+    result = store.upsert([outlet])
+    assert result.merged == 1
+    assert store.count() == 1
+    kept = store.get(outlet.id)
+    assert kept.code == outlet.code
+    assert kept.category == "cailianshe"
+    assert kept.aliases == [("emnews", rolling.code)]
+    # the rolling copy arriving again changes nothing
+    assert store.upsert([rolling]).merged == 1
+    assert store.get(outlet.id).code == outlet.code
+    assert store.count() == 1
+
+
+def test_duplicates_inside_one_batch(store):
+    result = store.upsert([make_article(1), make_article(1), make_article(2)])
+    assert result.new == 2
+    assert store.count() == 2
+
+
+def test_queries(store):
+    outlets = ["南方都市报", "上海证券报", "21世纪经济报道"]
+    articles = [
+        make_article(i, outlet=outlets[i % 3], tags=[f"{outlets[i % 3]}新闻"]) for i in range(30)
+    ]
+    store.upsert(articles)
+    latest = store.latest(5)
+    assert [a.code for a in latest] == [a.code for a in articles[::-1][:5]]
+    assert latest[0].body
+    assert store.latest(5, with_body=False)[0].body == ""
+    page1 = store.by_category("shanghaizhengquanbao", page=1, per_page=4)
+    page2 = store.by_category("shanghaizhengquanbao", page=2, per_page=4)
+    expected = [a.code for a in articles[::-1] if a.outlet == "上海证券报"]
+    assert [a.code for a in page1 + page2] == expected[:8]
+    assert [a.code for a in store.by_tag("21世纪经济报道新闻", per_page=100)] == [
+        a.code for a in articles[::-1] if a.outlet == "21世纪经济报道"
+    ]
+    counts = {c.slug: (c.outlet, c.count) for c in store.category_counts()}
+    assert counts == {
+        "nanfangdushibao": ("南方都市报", 10),
+        "shanghaizhengquanbao": ("上海证券报", 10),
+        "21shijijingjibaodao": ("21世纪经济报道", 10),
+    }
+    first, last = store.date_range()
+    assert first == articles[0].published and last == articles[-1].published
+    assert [a.code for a in store.iter_articles(batch=7)] == [a.code for a in articles]
+
+
+def test_by_day_uses_beijing_days(store):
+    late = make_article(1, published=datetime(2025, 3, 11, 23, 30, tzinfo=BEIJING))
+    early = make_article(2, published=datetime(2025, 3, 12, 0, 30, tzinfo=BEIJING))
+    store.upsert([late, early])
+    assert [a.code for a in store.by_day(date(2025, 3, 12), BEIJING)] == [early.code]
+    assert [a.code for a in store.by_day(date(2025, 3, 11), BEIJING)] == [late.code]
+
+
+def test_many_articles_in_the_same_second_keep_distinct_keys(store):
+    moment = datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)
+    store.upsert([make_article(i, published=moment) for i in range(200)])
+    assert store.count() == 200
+    assert len(store.by_day(date(2025, 3, 12), BEIJING)) == 200
+
+
+def test_category_slug_is_assigned_once_and_overridable(store, tmp_path):
+    store.upsert([make_article(1, outlet="南方都市报")])
+    assert store.get(make_article(1).id).category == "nanfangdushibao"
+    with open_store(str(tmp_path / "other.db"), {"南方都市报": "nandu"}) as other:
+        other.upsert([make_article(1, outlet="南方都市报")])
+        assert other.get(make_article(1).id).category == "nandu"
+
+
+def test_unsafe_imported_slug_gets_a_safe_one_and_keeps_an_alias(store):
+    store.upsert([make_article(1, category="anxinguojizhengquan(xianggang)", outlet="安信国际")])
+    assert store.get(make_article(1).id).category == "anxinguojizhengquanxianggang"
+    assert store.category_aliases() == {
+        "anxinguojizhengquan(xianggang)": "anxinguojizhengquanxianggang"
+    }
+
+
+def test_two_outlets_with_the_same_pinyin_get_distinct_slugs(store):
+    store.upsert([make_article(1, outlet="新华社"), make_article(2, outlet="新化社")])
+    slugs = {store.get(make_article(i).id).category for i in (1, 2)}
+    assert slugs == {"xinhuashe", "xinhuashe2"}
+
+
+def test_corrupt_database_gives_a_clear_error(tmp_path):
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(FinewsError, match="not a finews archive or is damaged"):
+        open_store(str(path))
+
+
+def test_schema_is_versioned(tmp_path):
+    with open_store(str(tmp_path / "a.db")) as s:
+        assert s.schema_version >= 1
+        assert s.integrity_check() == "ok"

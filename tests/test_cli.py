@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from finews.cli import cli
+
+POSTS = Path(__file__).parent / "data" / "jekyll-posts"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FINEWS_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_init_writes_a_config_that_loads(run, tmp_path):
+    result = run("init")
+    assert result.exit_code == 0
+    assert (tmp_path / "finews.toml").exists()
+    assert run("init").exit_code == 1
+    assert run("stats").exit_code == 0
+
+
+def test_import_export_stats(run, tmp_path):
+    result = run("import", "jekyll", str(POSTS))
+    assert result.exit_code == 0, result.output
+    assert "read 15, new 14, updated 0, unchanged 0, merged 1, skipped 0" in result.output
+    assert (tmp_path / "finews.db").exists()
+    stats = json.loads(run("stats", "--json").output)
+    assert stats["articles"] == 14
+    assert {"slug": "cailianshe", "outlet": "财联社", "articles": 1} in stats["categories"]
+    assert stats["first"].startswith("2021-12-01T13:33:50+08:00")
+    (tmp_path / "finews.toml").write_text('[site]\nbase_url = "//finews.withounder.com/"\n')
+    result = run("export", "jekyll", "out")
+    assert result.exit_code == 0
+    assert "Exported 14 posts" in result.output
+    name = "2022-01-07-NW202201072239307540.md"
+    assert (tmp_path / "out" / name).read_bytes() == (POSTS / name).read_bytes()
+    table = run("stats").output
+    assert "cailianshe" in table and "14 articles" in table
+
+
+def test_missing_path_is_one_clear_line(run):
+    result = run("import", "jekyll", "nowhere")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: no such file or folder: nowhere"
+
+
+def test_corrupt_database_is_one_clear_line(run, tmp_path):
+    (tmp_path / "bad.db").write_bytes(b"garbage" * 1000)
+    result = run("--database", "bad.db", "stats")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "not a finews archive or is damaged" in result.output
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[site]\ntitle = 3\n", "site.title: expected a string, got 3"),
+        ("[site]\ntitel = 'x'\n", "unknown setting site.titel"),
+        ("[jekyll]\nrolling_categories = 'emnews'\n", "jekyll.rolling_categories: expected a list"),
+        ("[site]\ntimezone = 'Mars/Olympus'\n", "site.timezone: unknown time zone"),
+        ("site = [", "invalid TOML"),
+        ("[categories]\n'南方都市报' = 'Nan Du'\n", "not a valid slug"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_expected_type(run, tmp_path, config, message):
+    (tmp_path / "finews.toml").write_text(config, encoding="utf-8")
+    result = run("stats")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_database_from_environment(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINEWS_DATABASE_URL", str(tmp_path / "env.db"))
+    run("import", "jekyll", str(POSTS / "2021-12-01-init.md"))
+    assert (tmp_path / "env.db").exists()
+
+
+def test_help_lists_every_command(run):
+    output = run("--help").output
+    for command in ("init", "import", "export", "stats"):
+        assert command in output
+    assert "Import Jekyll posts" in run("import", "jekyll", "--help").output
+
+
+def test_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "finews", "--version"], capture_output=True, text=True, check=True
+    )
+    assert "finews" in result.stdout
