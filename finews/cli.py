@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,10 +17,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from finews import __version__
-from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings
+from finews.collect import Collector
+from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, parse_duration
 from finews.model import FinewsError
+from finews.run import RunLoop, archive_lock
 from finews.sources import jekyll
 from finews.store import Store, open_store
+from finews.store.base import SourceHealth
 
 
 class FinewsGroup(click.Group):
@@ -203,6 +208,139 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     console = Console()
     console.print(table)
     console.print(f"From {first or '-'} to {last or '-'}; {size / 1e6:.1f} MB on disk.")
+
+
+def _pick_sources(settings: Settings, names: tuple[str, ...]) -> list:
+    by_name = {s.name: s for s in settings.sources}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        known = ", ".join(by_name) or "none configured"
+        raise FinewsError(f"unknown source {', '.join(unknown)} (configured: {known})")
+    if names:
+        return [by_name[n] for n in names]
+    return [s for s in settings.sources if s.enabled]
+
+
+def _report_table(reports: list) -> Table:
+    table = Table(title="Fetch summary")
+    for column in ("source", "listed", "new", "updated", "unchanged", "failed", "seconds"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    table.add_column("status")
+    for r in reports:
+        status = "[green]ok[/]" if r.ok else f"[red]failed[/]: {r.error}"
+        table.add_row(
+            r.name, str(r.listed), str(r.new), str(r.updated), str(r.unchanged), str(r.failed),
+            f"{r.seconds:.1f}", status,
+        )
+    return table
+
+
+def _print_problems(reports: list, limit: int = 10) -> None:
+    for r in reports:
+        for problem in r.problems[:limit]:
+            click.echo(f"{r.name}: {problem}", err=True)
+        if len(r.problems) > limit:
+            click.echo(f"{r.name}: … and {len(r.problems) - limit} more", err=True)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[SOURCE]...")
+@click.option("-v", "--verbose", is_flag=True, help="List every skipped item, not the first ten.")
+@click.pass_context
+def fetch(ctx: click.Context, names: tuple[str, ...], verbose: bool) -> None:
+    """Fetch every enabled source once (or only the named ones).
+
+    Prints a summary per source. Exit code 0 when every source succeeded, 3 when any failed
+    (the others are stored all the same), 1 on a configuration or archive error.
+    """
+    settings = _settings(ctx)
+    chosen = _pick_sources(settings, names)
+    with _open(ctx) as store, _progress("Fetching", len(chosen)) as progress:
+        collector = Collector(store, settings)
+        reports = asyncio.run(
+            collector.run(chosen, on_done=lambda _r: progress.advance(progress.task_ids[0]))
+        )
+    Console().print(_report_table(reports))
+    _print_problems(reports, limit=10**9 if verbose else 10)
+    new = sum(r.new for r in reports)
+    failed = [r.name for r in reports if not r.ok]
+    click.echo(f"{new} new articles from {len(reports)} sources; {len(failed)} failed.")
+    if failed:
+        sys.exit(3)
+
+
+@cli.command()
+@click.option("--every", metavar="DURATION",
+              help="Poll every source this often (e.g. 5m), instead of its own interval.")
+@click.option("--after", "after_cmd", metavar="CMD",
+              help="Shell command to run after each pass that stored something "
+                   "(e.g. 'git add -A && git commit -m news && git push').")
+@click.option("--passes", type=int, default=0, help="Stop after this many passes (0: never).")
+@click.pass_context
+def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: int) -> None:
+    """Keep the archive current: fetch the sources that are due, again and again.
+
+    A failing source backs off exponentially (up to fetch.max_backoff) and never stops the
+    others. SIGINT or SIGTERM finishes the current write and exits cleanly. Only one
+    `finews run` may use an archive at a time.
+    """
+    settings = _settings(ctx)
+    if every:
+        seconds = parse_duration(every)
+        for source in settings.sources:
+            source.interval = f"{seconds}s"
+    with _open(ctx) as store, archive_lock(settings.database_url):
+        loop = RunLoop(store, settings, after=after_cmd, max_passes=passes)
+        loop.on_pass = lambda reports: _print_pass(reports)
+        loop.run()
+    click.echo("Stopped.")
+
+
+def _print_pass(reports: list) -> None:
+    if not reports:
+        return
+    stamp = datetime.now().strftime("%H:%M:%S")
+    parts = [f"{r.name} +{r.new}" + ("" if r.ok else " FAILED") for r in reports]
+    click.echo(f"[{stamp}] " + ", ".join(parts))
+    _print_problems([r for r in reports if not r.ok], limit=3)
+
+
+@cli.command(name="sources")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def sources_(ctx: click.Context, as_json: bool) -> None:
+    """Show the configured sources and their health."""
+    settings = _settings(ctx)
+    with _open(ctx) as store:
+        health = {h.name: h for h in store.source_health()}
+    rows = []
+    for source in settings.sources:
+        h = health.get(source.name, SourceHealth(source.name))
+        rows.append({
+            "name": source.name, "kind": source.kind, "enabled": source.enabled,
+            "interval": source.interval, "last_success": _when(h.last_success),
+            "last_error": h.last_error if h.consecutive_failures else "",
+            "consecutive_failures": h.consecutive_failures,
+            "items_last_run": h.items_last_run, "next_due": _when(h.next_due),
+        })
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Sources")
+    for column in ("name", "kind", "every", "last success", "failures", "items", "next", "last error"):
+        table.add_column(column)
+    for row in rows:
+        name = row["name"] if row["enabled"] else f"{row['name']} (off)"
+        table.add_row(
+            name, row["kind"], row["interval"], row["last_success"] or "never",
+            str(row["consecutive_failures"]), str(row["items_last_run"]), row["next_due"] or "now",
+            row["last_error"],
+        )
+    Console().print(table)
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
 def main() -> None:

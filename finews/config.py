@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,11 +40,70 @@ class JekyllSettings:
 
 
 @dataclass
+class FetchConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    retries: int = 3
+    backoff: float = 1.0
+    per_host_concurrency: int = 2
+    min_interval: float = 1.0
+    user_agent: str = ""
+    robots: bool = True
+    max_backoff: str = "6h"
+
+
+@dataclass
+class SourceSettings:
+    name: str = ""
+    kind: str = ""
+    url: str = ""
+    interval: str = "5m"
+    enabled: bool = True
+    outlet: str = ""
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    max_pages: int = 20
+    page_size: int = 50
+    full_text: str = "auto"
+    article_url: str = ""
+    body_url: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+
+DEFAULT_SOURCES = [
+    SourceSettings(
+        name="eastmoney-724", kind="eastmoney-fastnews",
+        url="https://np-weblist.eastmoney.com/comm/web/getFastNewsList",
+        interval="5m", outlet="东财滚动", category="emnews", tags=["东财滚动新闻"],
+        params={"fastColumn": "102"},
+    ),
+    SourceSettings(
+        name="eastmoney-yaowen", kind="eastmoney-columns",
+        url="https://np-listapi.eastmoney.com/comm/web/getNewsByColumns",
+        interval="10m", params={"column": "350"},
+    ),
+    SourceSettings(
+        name="eastmoney-cjzc", kind="eastmoney-columns",
+        url="https://np-listapi.eastmoney.com/comm/web/getNewsByColumns",
+        interval="1h", max_pages=2, params={"column": "1207"},
+    ),
+]
+
+
+@dataclass
 class Settings:
     site: SiteSettings = field(default_factory=SiteSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     jekyll: JekyllSettings = field(default_factory=JekyllSettings)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     categories: dict[str, str] = field(default_factory=dict)
+    sources: list[SourceSettings] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     root: Path = field(default_factory=Path.cwd)
 
     @property
@@ -60,6 +120,20 @@ class Settings:
         return str(path if path.is_absolute() else self.root / path)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str | float) -> float:
+    """'90s', '5m', '1h', '1d' or a number of seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ConfigError(f"{text!r} is not a duration (expected e.g. '30s', '5m', '1h')")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 
 
@@ -72,6 +146,10 @@ def _check_scalar(key: str, value: Any, expected: type) -> Any:
 
 
 def _check_value(key: str, value: Any, annotation: str) -> Any:
+    if annotation == "str" and isinstance(value, (int, float)) and key.endswith(".interval"):
+        return str(value)
+    if annotation == "str" and isinstance(value, bool) and key.endswith(".full_text"):
+        return "always" if value else "never"
     if annotation == "str":
         return _check_scalar(key, value, str)
     if annotation == "int":
@@ -87,6 +165,11 @@ def _check_value(key: str, value: Any, annotation: str) -> Any:
     if annotation == "dict[str, str]":
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
+        if key.endswith(".params"):
+            value = {
+                k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                for k, v in value.items()
+            }
         return {k: _check_scalar(f"{key}.{k}", v, str) for k, v in value.items()}
     raise AssertionError(f"unsupported setting type {annotation}")
 
@@ -120,20 +203,62 @@ def _validate(settings: Settings) -> None:
                 "(lower-case letters and digits only)"
             )
     settings.site.base_url = settings.site.base_url.rstrip("/")
+    try:
+        parse_duration(settings.fetch.max_backoff)
+    except ConfigError as exc:
+        raise ConfigError(f"fetch.max_backoff: {exc}") from exc
+
+
+SOURCE_KINDS = (
+    "eastmoney-fastnews", "eastmoney-columns", "eastmoney-search", "eastmoney-kuaixun",
+    "legacy-102", "legacy-45", "legacy-newmarket", "feed", "pages",
+)
+
+
+def _load_sources(value: Any) -> list[SourceSettings]:
+    if not isinstance(value, list):
+        raise ConfigError("sources: expected an array of tables ([[sources]])")
+    sources = []
+    for index, table in enumerate(value):
+        where = f"sources[{index}]"
+        source = _load_section(where, SourceSettings, table)
+        if not source.name:
+            raise ConfigError(f"{where}.name: every source needs a name")
+        where = f"sources.{source.name}"
+        if source.kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"{where}.kind: unknown kind {source.kind!r} (expected one of {', '.join(SOURCE_KINDS)})"
+            )
+        if source.full_text not in ("auto", "always", "never"):
+            raise ConfigError(f"{where}.full_text: expected 'auto', 'always' or 'never'")
+        try:
+            parse_duration(source.interval)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.interval: {exc}") from exc
+        sources.append(source)
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"sources: names must be unique ({', '.join(duplicates)})")
+    return sources
 
 
 def parse_settings(data: dict[str, Any], root: Path) -> Settings:
-    sections = {"site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings}
+    sections = {
+        "site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings,
+        "fetch": FetchConfig,
+    }
     settings = Settings(root=root)
     for key, value in data.items():
         if key in sections:
             setattr(settings, key, _load_section(key, sections[key], value))
         elif key == "categories":
             settings.categories = _check_value("categories", value, "dict[str, str]")
+        elif key == "sources":
+            settings.sources = _load_sources(value)
         else:
-            raise ConfigError(
-                f"unknown section [{key}] (known: {', '.join(sorted([*sections, 'categories']))})"
-            )
+            known = ", ".join(sorted([*sections, "categories", "sources"]))
+            raise ConfigError(f"unknown section [{key}] (known: {known})")
     if os.environ.get(DATABASE_ENV):
         settings.archive.database_url = os.environ[DATABASE_ENV]
     _validate(settings)

@@ -74,6 +74,7 @@ class Article:
     first_seen: datetime | None = None
     last_changed: datetime | None = None
     aliases: list[tuple[str, str]] = field(default_factory=list)
+    html: str = ""
 
     def __post_init__(self) -> None:
         if not is_safe_code(self.code):

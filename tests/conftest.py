@@ -29,3 +29,25 @@ def make_article(n: int, **overrides) -> Article:
     }
     fields.update(overrides)
     return Article(**fields)
+
+
+@pytest.fixture
+def mock_news(httpserver):
+    """A real HTTP server on 127.0.0.1 serving tests/data like Eastmoney and feed hosts."""
+    import re
+
+    from tests.mock_eastmoney import MockEastmoney
+
+    httpserver.no_handler_status_code = 404
+    mock = MockEastmoney()
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(mock)
+    mock.base = httpserver.url_for("").rstrip("/")
+    return mock
+
+
+def settings_for(toml_text: str, root: Path):
+    import tomllib
+
+    from finews.config import parse_settings
+
+    return parse_settings(tomllib.loads(toml_text), root)

@@ -38,6 +38,20 @@ class Change:
     changed_at: datetime
 
 
+@dataclass
+class SourceHealth:
+    """How a source has been doing; times are Unix seconds, 0 for never."""
+
+    name: str
+    last_run: int = 0
+    last_success: int = 0
+    last_error_at: int = 0
+    last_error: str = ""
+    consecutive_failures: int = 0
+    items_last_run: int = 0
+    next_due: int = 0
+
+
 class CategoryRegistry:
     """Outlet name -> category slug, assigned once and never changed."""
 
@@ -141,6 +155,23 @@ class Store(ABC):
 
     @abstractmethod
     def size_bytes(self) -> int: ...
+
+    @abstractmethod
+    def known(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """id -> (code, title, source) of the given ids that are archived."""
+
+    @abstractmethod
+    def source_health(self, name: str | None = None) -> list[SourceHealth]: ...
+
+    @abstractmethod
+    def save_source_health(self, health: SourceHealth) -> None: ...
+
+    @abstractmethod
+    def validators(self, url: str) -> tuple[str, str] | None:
+        """(ETag, Last-Modified) last seen for a URL, for conditional GET."""
+
+    @abstractmethod
+    def save_validators(self, url: str, etag: str, last_modified: str) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -5,23 +5,35 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from finews.clean import publishable_html
 from finews.model import Article, CategoryCount, FinewsError, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
     Change,
+    SourceHealth,
     Store,
     key_range,
     prefer_incoming,
     sort_key,
 )
 
-MIGRATIONS: list[str] = [
+
+def _backfill_html(db: sqlite3.Connection) -> None:
+    """Derive the publishable HTML of articles stored before it was kept."""
+    rows = db.execute("SELECT key, body, url FROM articles WHERE html = ''").fetchall()
+    db.executemany(
+        "UPDATE articles SET html=? WHERE key=?",
+        [(publishable_html(body, url), key) for key, body, url in rows],
+    )
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
     CREATE TABLE articles (
         key INTEGER PRIMARY KEY,
@@ -71,14 +83,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX changes_article ON changes (article_id);
     """,
+    """
+    ALTER TABLE articles ADD COLUMN html TEXT NOT NULL DEFAULT '';
+    CREATE TABLE source_health (
+        name TEXT PRIMARY KEY,
+        last_run INTEGER NOT NULL DEFAULT 0,
+        last_success INTEGER NOT NULL DEFAULT 0,
+        last_error_at INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        items_last_run INTEGER NOT NULL DEFAULT 0,
+        next_due INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE http_validators (
+        url TEXT PRIMARY KEY,
+        etag TEXT NOT NULL,
+        last_modified TEXT NOT NULL
+    );
+    """,
+    _backfill_html,
 ]
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "
     "first_seen, last_changed"
 )
-_SUMMARY = f"{_COLUMNS}, '' AS body"
-_FULL = f"{_COLUMNS}, body"
+_SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
+_FULL = f"{_COLUMNS}, body, html"
 
 
 def _ts(dt: datetime) -> int:
@@ -91,11 +122,11 @@ def _dt(ts: int) -> datetime:
 
 def _row_to_article(row: sqlite3.Row | tuple) -> Article:
     (_, aid, code, title, published, outlet, category, tags, digest, url, source,
-     first_seen, last_changed, body) = row
+     first_seen, last_changed, body, html) = row
     return Article(
         id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
         category=category, tags=json.loads(tags), body=body, digest=digest, url=url,
-        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed),
+        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed), html=html,
     )
 
 
@@ -108,6 +139,12 @@ class _Row(NamedTuple):
     first_seen: int
     last_changed: int
     source: str
+
+
+def _owned_by_another(row: _Row, article: Article) -> bool:
+    """An article belongs to the source that stored it first: another source overwrites it
+    only with the outlet's own copy of a rolling-news item (see prefer_incoming)."""
+    return bool(row.source and article.source and row.source != article.source)
 
 
 def _stored_fields(article: Article) -> tuple:
@@ -150,9 +187,12 @@ class SQLiteStore(Store):
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if callable(script):
+                    script(self.db)
+                else:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number),)
                 )
@@ -237,7 +277,9 @@ class SQLiteStore(Store):
             result.merged += 1
             return
         self._add_aliases(article.id, article.aliases)
-        if row.fields == _stored_fields(article):
+        if row.fields == _stored_fields(article) or (
+            _owned_by_another(row, article) and not prefer_incoming(category, article, rolling)
+        ):
             result.unchanged += 1
             return
         existing[article.id] = self._replace(row, article, now)
@@ -254,15 +296,16 @@ class SQLiteStore(Store):
     ) -> _Row:
         fields = _stored_fields(article)
         digest = article.content_hash
+        html = article.html or publishable_html(article.body, article.url)
         source = source if source is not None else article.source
         for attempt in range(1 << 10):
             key = sort_key(article.published, article.id, attempt)
             try:
                 self.db.execute(
                     "INSERT INTO articles (key, id, code, title, published, outlet, category, "
-                    "tags, digest, url, body, content_hash, first_seen, last_changed, source) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, article.id, *fields, digest, first_seen, last_changed, source),
+                    "tags, digest, url, body, content_hash, first_seen, last_changed, source, html) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, article.id, *fields, digest, first_seen, last_changed, source, html),
                 )
             except sqlite3.IntegrityError:
                 if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():
@@ -399,6 +442,41 @@ class SQLiteStore(Store):
             p.stat().st_size
             for p in (self.path, Path(f"{self.path}-wal"))
             if p.exists()
+        )
+
+    def known(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        found: dict[str, tuple[str, str, str]] = {}
+        id_list = list(set(ids))
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for aid, code, title, source in self.db.execute(
+                f"SELECT id, code, title, source FROM articles WHERE id IN ({marks})", chunk
+            ):
+                found[aid] = (code, title, source)
+        return found
+
+    def source_health(self, name: str | None = None) -> list[SourceHealth]:
+        sql = "SELECT * FROM source_health"
+        rows = self.db.execute(sql + " WHERE name=?", (name,)) if name else self.db.execute(
+            sql + " ORDER BY name"
+        )
+        return [SourceHealth(*row) for row in rows]
+
+    def save_source_health(self, health: SourceHealth) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_health VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            tuple(health.__dict__.values()),
+        )
+
+    def validators(self, url: str) -> tuple[str, str] | None:
+        return self.db.execute(
+            "SELECT etag, last_modified FROM http_validators WHERE url=?", (url,)
+        ).fetchone()
+
+    def save_validators(self, url: str, etag: str, last_modified: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?)", (url, etag, last_modified)
         )
 
     def integrity_check(self) -> str:

@@ -1,0 +1,126 @@
+"""Sanitising and normalising article HTML and text, in one place.
+
+Everything finews publishes passes through :func:`sanitize_html`: an nh3 allow-list with no
+script, style, iframe, form, event handler or ``javascript:``/``data:`` URL, relative URLs
+made absolute against the article's address.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "b", "em", "i", "u", "s", "sub", "sup", "small", "a", "img", "ul", "ol",
+    "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tfoot", "tr",
+    "th", "td", "caption", "figure", "figcaption", "pre", "code", "hr", "span", "div",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+REMOVED_WITH_CONTENT = {
+    "script", "style", "iframe", "object", "embed", "form", "noscript", "template", "svg",
+    "math", "textarea", "select", "button", "frameset", "frame", "applet", "audio", "video",
+    "head", "title", "meta", "link", "base",
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+_URL_ATTRS = {"href", "src"}
+_TAG = re.compile(r"<[^>]*>")
+_EM = re.compile(r"</?em\s*>", re.I)
+_SPACE = re.compile(r"[\s\u3000\u00a0]+")
+_INDENT = re.compile(r"(<p[^>]*>|<br\s*/?>|^)(?:[\s\u3000\u00a0]|&nbsp;|&#12288;)+", re.I)
+_EMPTY_P = re.compile(r"<p[^>]*>(?:\s|\u3000|\u00a0|&nbsp;|<br\s*/?>)*</p>", re.I)
+_BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.I)
+
+
+def absolute_url(url: str, base: str) -> str:
+    """Resolve a relative or protocol-relative URL; unsafe schemes become empty."""
+    url = url.strip()
+    if not url:
+        return ""
+    resolved = urljoin(base, url) if base else url
+    if resolved.startswith("//"):
+        resolved = "https:" + resolved
+    scheme = urlsplit(resolved).scheme.lower()
+    if scheme and scheme not in URL_SCHEMES:
+        return ""
+    return resolved
+
+
+def sanitize_html(fragment: str, base_url: str = "") -> str:
+    """Allow-listed HTML with absolute URLs: safe to publish as it is."""
+
+    def fix_url(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRS:
+            return absolute_url(value, base_url) or None
+        return value
+
+    cleaned = nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        clean_content_tags=REMOVED_WITH_CONTENT,
+        url_schemes=URL_SCHEMES,
+        strip_comments=True,
+        link_rel="noopener noreferrer nofollow",
+        attribute_filter=fix_url,
+    )
+    return _EMPTY_P.sub("", _INDENT.sub(r"\1", cleaned)).strip()
+
+
+def strip_highlights(text: str) -> str:
+    """Remove the <em> highlights that search APIs put around the query."""
+    return _EM.sub("", text)
+
+
+def clean_title(text: str | None) -> str:
+    """One line of plain text: tags removed, entities decoded, white space collapsed."""
+    if not text:
+        return ""
+    text = _TAG.sub("", strip_highlights(text))
+    text = html.unescape(text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def clean_text(text: str | None) -> str:
+    """Plain text paragraphs: entities decoded, indents removed, blank lines dropped."""
+    if not text:
+        return ""
+    text = html.unescape(_TAG.sub("", strip_highlights(text)))
+    lines = (_SPACE.sub(" ", line).strip() for line in re.split(r"\r?\n|\r", text))
+    return "\n".join(line for line in lines if line)
+
+
+def text_to_html(text: str) -> str:
+    """Plain text -> escaped paragraphs."""
+    lines = clean_text(text).split("\n")
+    return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines if line)
+
+
+def html_to_text(fragment: str) -> str:
+    """The readable text of HTML, one line per block, for search and summaries."""
+    text = _BLOCK_END.sub("\n", fragment)
+    text = html.unescape(_TAG.sub("", text))
+    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def strip_bracket_title(summary: str) -> str:
+    """Eastmoney summaries start with 【title】: the story is what follows."""
+    summary = summary.strip()
+    if summary.startswith("【") and "】" in summary:
+        return summary.split("】", 1)[1].strip()
+    return summary
+
+
+def publishable_html(body: str, base_url: str = "") -> str:
+    """What the site shows of a stored body: sanitised HTML, plain text made paragraphs."""
+    if "<" not in body:
+        return text_to_html(body)
+    return sanitize_html(body, base_url)

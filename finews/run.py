@@ -1,0 +1,114 @@
+"""`finews run`: the unattended loop, its lock and its clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from finews.collect import Collector, SourceReport
+from finews.config import Settings
+from finews.model import FinewsError
+from finews.store import Store
+
+
+@contextmanager
+def archive_lock(database_url: str) -> Iterator[None]:
+    """Only one `finews run` per archive file: a second one is refused, not queued."""
+    if "://" in database_url:
+        yield
+        return
+    path = f"{database_url}.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            raise FinewsError(
+                f"another 'finews run' (pid {pid}) is already using {database_url}; stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+class RunLoop:
+    """Fetch what is due, then publish and run the hook; sleep until the next source is due."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        after: str | None = None,
+        max_passes: int = 0,
+        publish: Callable[[], None] | None = None,
+        max_sleep: float = 30.0,
+    ):
+        self.store = store
+        self.settings = settings
+        self.after = after
+        self.max_passes = max_passes
+        self.publish = publish
+        self.max_sleep = max_sleep
+        self.stopping = threading.Event()
+        self.collector = Collector(store, settings, stop=self.stopping.is_set)
+        self.on_pass: Callable[[list[SourceReport]], None] = lambda reports: None
+
+    def _handle_signal(self, signum: int, frame: object) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        previous = {
+            sig: signal.signal(sig, self._handle_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            self._loop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _loop(self) -> None:
+        passes = 0
+        sources = [s for s in self.settings.sources if s.enabled]
+        if not sources:
+            raise FinewsError("no enabled sources: add [[sources]] to finews.toml")
+        while not self.stopping.is_set():
+            due = self.collector.due(sources)
+            if due:
+                reports = asyncio.run(self.collector.run(due))
+                self.on_pass(reports)
+                if any(r.new or r.updated for r in reports):
+                    self._after_changes()
+                passes += 1
+                if self.max_passes and passes >= self.max_passes:
+                    return
+            self.stopping.wait(self._seconds_to_next(sources))
+
+    def _seconds_to_next(self, sources: list) -> float:
+        names = {s.name for s in sources}
+        health = [h for h in self.store.source_health() if h.name in names]
+        if len(health) < len(names):
+            return 0.0
+        soonest = min(h.next_due for h in health)
+        return min(self.max_sleep, max(0.0, soonest - time.time()))
+
+    def _after_changes(self) -> None:
+        if self.publish and not self.stopping.is_set():
+            self.publish()
+        if self.after and not self.stopping.is_set():
+            result = subprocess.run(self.after, shell=True, check=False)
+            if result.returncode != 0:
+                print(f"warning: --after command exited with {result.returncode}", flush=True)

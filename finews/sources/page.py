@@ -1,0 +1,220 @@
+"""Article pages -> title, time, outlet and clean body.
+
+Eastmoney pages get a page rule (``#ContentBody`` without its K-line blocks, ads, scripts and
+the 郑重声明 disclaimer, keeping the text of stock links); any other site goes to trafilatura.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from finews.clean import absolute_url, clean_title, sanitize_html
+from finews.fetch import Fetcher
+from finews.model import BEIJING, FinewsError
+from finews.sources.base import Item, Page, Source
+
+_STOCK_IMG = re.compile(r"<!--\s*EM_StockImg_Start\s*-->.*?<!--\s*EM_StockImg_End\s*-->", re.S | re.I)
+_CN_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_SITE_SUFFIX = re.compile(r"\s*[_|-]\s*东方财富网\s*$")
+_NOISE = (
+    "script", "style", "iframe", "noscript", ".em_xuangu", ".res-edit", ".sourcebox",
+    ".em_declare", ".abstract", ".b-review", ".ad-slot", ".em_media",
+)
+_DISCLAIMER = "郑重声明"
+_EASTMONEY_CODE = re.compile(r"(\d{18,24})")
+
+
+class ExtractError(FinewsError):
+    pass
+
+
+@dataclass
+class PageContent:
+    title: str
+    body: str
+    published: datetime | None
+    outlet: str
+
+
+def is_eastmoney(url: str) -> bool:
+    host = urlsplit(url).netloc.lower()
+    return host.endswith("eastmoney.com")
+
+
+def parse_cn_time(text: str) -> datetime | None:
+    match = _CN_TIME.search(text or "")
+    if not match:
+        return None
+    y, m, d, hh, mm, ss = match.groups()
+    try:
+        return datetime(int(y), int(m), int(d), int(hh), int(mm), int(ss or 0), tzinfo=BEIJING)
+    except ValueError:
+        return None
+
+
+def _text(element: lxml.html.HtmlElement | None) -> str:
+    return clean_title(element.text_content()) if element is not None else ""
+
+
+@functools.cache
+def _selector(css: str) -> CSSSelector:
+    return CSSSelector(css)
+
+
+def _select(node: lxml.html.HtmlElement, css: str) -> list[lxml.html.HtmlElement]:
+    return _selector(css)(node)
+
+
+def _first(doc: lxml.html.HtmlElement, *selectors: str) -> lxml.html.HtmlElement | None:
+    for selector in selectors:
+        found = _select(doc, selector)
+        if found:
+            return found[0]
+    return None
+
+
+def _body_html(body: lxml.html.HtmlElement, base_url: str) -> str:
+    for selector in _NOISE:
+        for node in _select(body, selector):
+            node.drop_tree()
+    for link in _select(body, "a[data-code]"):
+        link.drop_tag()
+    for span in _select(body, "span[data-code], span[id^=stock_]"):
+        span.drop_tag()
+    for img in _select(body, "img[data-original], img[data-src]"):
+        img.set("src", img.get("data-original") or img.get("data-src"))
+    for paragraph in _select(body, "p, div"):
+        if _DISCLAIMER in paragraph.text_content():
+            for later in list(paragraph.itersiblings()):
+                later.drop_tree()
+            paragraph.drop_tree()
+            break
+    inner = (body.text or "") + "".join(
+        etree.tostring(child, encoding="unicode", with_tail=True) for child in body
+    )
+    return sanitize_html(inner, base_url)
+
+
+def extract_eastmoney(html: str, url: str) -> PageContent:
+    doc = lxml.html.fromstring(_STOCK_IMG.sub("", html))
+    body = _first(doc, "#ContentBody")
+    if body is None:
+        raise ExtractError(f"{url}: no #ContentBody in the page (layout changed?)")
+    title = _text(_first(doc, ".newsContent h1", ".detail_top .title"))
+    if not title:
+        og = _select(doc, 'meta[property="og:title"]')
+        title = clean_title(og[0].get("content")) if og else ""
+    if not title:
+        title = _SITE_SUFFIX.sub("", _text(_first(doc, "title")))
+    published = None
+    for item in _select(doc, ".infos .item, .Info .time, .time"):
+        published = parse_cn_time(item.text_content())
+        if published:
+            break
+    outlet = ""
+    for item in _select(doc, ".infos .item"):
+        text = item.text_content()
+        if "来源" in text:
+            link = _select(item, "a")
+            outlet = _text(link[0]) if link else clean_title(text.split("：", 1)[-1])
+            break
+    if not outlet:
+        img = _first(doc, ".Info .source img[alt]", ".source img[alt]")
+        outlet = clean_title(img.get("alt")) if img is not None else ""
+    return PageContent(title, _body_html(body, url), published, outlet)
+
+
+def extract_generic(html: str, url: str) -> PageContent:
+    import trafilatura
+
+    body = trafilatura.extract(
+        html, url=url, output_format="html", include_links=True, include_images=True,
+        include_comments=False, favor_precision=True,
+    )
+    if not body:
+        raise ExtractError(f"{url}: no article text found in the page")
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    published = None
+    if meta is not None and meta.date:
+        try:
+            published = datetime.fromisoformat(meta.date).replace(tzinfo=BEIJING)
+        except ValueError:
+            published = None
+    title = clean_title(meta.title) if meta is not None and meta.title else ""
+    outlet = clean_title(meta.sitename) if meta is not None and meta.sitename else ""
+    body = re.sub(r"^\s*<html>\s*<body>|</body>\s*</html>\s*$", "", body)
+    return PageContent(title, sanitize_html(body, url), published, outlet)
+
+
+def extract(html: str, url: str) -> PageContent:
+    """The page rule for Eastmoney, trafilatura for everything else."""
+    if is_eastmoney(url) or 'id="ContentBody"' in html:
+        try:
+            return extract_eastmoney(html, url)
+        except ExtractError:
+            if is_eastmoney(url):
+                raise
+    return extract_generic(html, url)
+
+
+def stable_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+class Pages(Source):
+    """Article pages linked from an index page: for sites without a feed.
+
+    ``url`` is the index page; ``params.pattern`` a regular expression that article links
+    match (default: any link on the same site). Each new article's page is fetched once.
+    """
+
+    kind = "pages"
+    default_full_text = True
+
+    async def list_page(self, fetcher: Fetcher, cursor: Any) -> Page:
+        s = self.settings
+        response = await fetcher.get(s.url, conditional=True)
+        if response.not_modified:
+            return Page([], [], None)
+        pattern = re.compile(s.params.get("pattern") or re.escape(urlsplit(response.url).netloc))
+        doc = lxml.html.fromstring(response.text or "<html></html>")
+        items: list[Item] = []
+        problems: list[str] = []
+        seen: set[str] = set()
+        for link in _select(doc, "a[href]"):
+            url = absolute_url(link.get("href") or "", response.url)
+            if not url or url in seen or not pattern.search(url) or url == response.url:
+                continue
+            seen.add(url)
+            title = clean_title(link.text_content())
+            if not title:
+                continue
+            match = _EASTMONEY_CODE.search(urlsplit(url).path)
+            code = match.group(1) if match else "p" + stable_hash(url)
+            items.append(Item(code=code, title=title, published=datetime.now(BEIJING),
+                              outlet="", url=url, full_text_url=url))
+            if len(items) >= s.page_size * s.max_pages:
+                break
+        return Page(items, problems, None)
+
+    async def full_text(self, fetcher: Fetcher, item: Item) -> str:
+        response = await fetcher.get(item.full_text_url, kind="body")
+        content = extract(response.text, response.url)
+        if content.published:
+            item.published = content.published
+        if content.title:
+            item.title = content.title
+        if content.outlet and not item.outlet:
+            item.outlet = content.outlet
+        return content.body
