@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -74,7 +75,6 @@ class Article:
     first_seen: datetime | None = None
     last_changed: datetime | None = None
     aliases: list[tuple[str, str]] = field(default_factory=list)
-    html: str = ""
 
     def __post_init__(self) -> None:
         if not is_safe_code(self.code):
@@ -86,8 +86,9 @@ class Article:
         if self.published.tzinfo is None:
             self.published = self.published.replace(tzinfo=BEIJING)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
+        """Computed once (in the worker that read the article, during imports)."""
         return content_hash(self.title, self.body, self.digest, self.url)
 
 

@@ -25,12 +25,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
 from finews.model import Article, InvalidArticle, is_safe_code
+from finews.parallel import map_chunks
 from finews.store.base import Store
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -400,6 +402,23 @@ def _store_batch(store: Store, batch: list[Article], rolling: set[str], report: 
         report.merged += result.merged
 
 
+def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article | None, str]]:
+    """(path, article, problem) per path, with the content hash already computed.
+
+    Runs in worker processes during large imports, so it takes and returns plain data.
+    """
+    results: list[tuple[str, Article | None, str]] = []
+    for name in paths:
+        try:
+            article = read_post(Path(name), style)
+        except PostError as exc:
+            results.append((name, None, str(exc)))
+            continue
+        _ = article.content_hash
+        results.append((name, article, ""))
+    return results
+
+
 def import_posts(
     store: Store,
     paths: list[Path],
@@ -408,22 +427,27 @@ def import_posts(
     batch_size: int = 1000,
     on_file: Callable[[Path], None] | None = None,
 ) -> ImportReport:
-    """Read posts into the archive, one transaction per batch; a bad post is skipped."""
+    """Read posts into the archive, one transaction per batch; a bad post is skipped.
+
+    Reading and cleaning run on every core; this process only writes.
+    """
     report = ImportReport()
     batch: list[Article] = []
-    for path in find_posts(paths):
+    rolling = set(style.rolling_categories)
+    names = (str(p) for p in find_posts(paths))
+    for name, article, problem in map_chunks(partial(read_posts, style=style), names):
         report.read += 1
-        try:
-            batch.append(read_post(path, style))
-        except PostError as exc:
-            report.skipped.append(str(exc))
+        if article is None:
+            report.skipped.append(problem)
+        else:
+            batch.append(article)
         if on_file:
-            on_file(path)
+            on_file(Path(name))
         if len(batch) >= batch_size:
-            _store_batch(store, batch, set(style.rolling_categories), report)
+            _store_batch(store, batch, rolling, report)
             batch = []
     if batch:
-        _store_batch(store, batch, set(style.rolling_categories), report)
+        _store_batch(store, batch, rolling, report)
     return report
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from finews.clean import publishable_html
 from finews.model import Article, CategoryCount, FinewsError, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
@@ -22,16 +21,6 @@ from finews.store.base import (
     prefer_incoming,
     sort_key,
 )
-
-
-def _backfill_html(db: sqlite3.Connection) -> None:
-    """Derive the publishable HTML of articles stored before it was kept."""
-    rows = db.execute("SELECT key, body, url FROM articles WHERE html = ''").fetchall()
-    db.executemany(
-        "UPDATE articles SET html=? WHERE key=?",
-        [(publishable_html(body, url), key) for key, body, url in rows],
-    )
-
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
@@ -84,7 +73,6 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX changes_article ON changes (article_id);
     """,
     """
-    ALTER TABLE articles ADD COLUMN html TEXT NOT NULL DEFAULT '';
     CREATE TABLE source_health (
         name TEXT PRIMARY KEY,
         last_run INTEGER NOT NULL DEFAULT 0,
@@ -101,15 +89,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         last_modified TEXT NOT NULL
     );
     """,
-    _backfill_html,
 ]
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "
     "first_seen, last_changed"
 )
-_SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
-_FULL = f"{_COLUMNS}, body, html"
+_SUMMARY = f"{_COLUMNS}, '' AS body"
+_FULL = f"{_COLUMNS}, body"
 
 
 def _ts(dt: datetime) -> int:
@@ -122,11 +109,11 @@ def _dt(ts: int) -> datetime:
 
 def _row_to_article(row: sqlite3.Row | tuple) -> Article:
     (_, aid, code, title, published, outlet, category, tags, digest, url, source,
-     first_seen, last_changed, body, html) = row
+     first_seen, last_changed, body) = row
     return Article(
         id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
         category=category, tags=json.loads(tags), body=body, digest=digest, url=url,
-        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed), html=html,
+        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed),
     )
 
 
@@ -167,6 +154,7 @@ class SQLiteStore(Store):
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA cache_size=-16384")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -296,16 +284,15 @@ class SQLiteStore(Store):
     ) -> _Row:
         fields = _stored_fields(article)
         digest = article.content_hash
-        html = article.html or publishable_html(article.body, article.url)
         source = source if source is not None else article.source
         for attempt in range(1 << 10):
             key = sort_key(article.published, article.id, attempt)
             try:
                 self.db.execute(
                     "INSERT INTO articles (key, id, code, title, published, outlet, category, "
-                    "tags, digest, url, body, content_hash, first_seen, last_changed, source, html) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, article.id, *fields, digest, first_seen, last_changed, source, html),
+                    "tags, digest, url, body, content_hash, first_seen, last_changed, source) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, article.id, *fields, digest, first_seen, last_changed, source),
                 )
             except sqlite3.IntegrityError:
                 if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():

@@ -1,0 +1,52 @@
+"""Spread CPU-bound preparation over the machine's cores while one process writes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import chain, islice
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def map_chunks(
+    work: Callable[[list[T]], list[R]],
+    items: Iterable[T],
+    *,
+    chunk_size: int = 256,
+    workers: int | None = None,
+    window: int = 4,
+    inline_below: int = 2,
+) -> Iterator[R]:
+    """``work`` over chunks of ``items`` in worker processes, results in input order.
+
+    At most ``window`` chunks per worker are in flight, so memory stays flat however many
+    items there are. Small inputs (fewer than ``inline_below`` chunks) run in this process.
+    """
+    chunks = _chunks(items, chunk_size)
+    head = list(islice(chunks, inline_below))
+    if len(head) < inline_below:
+        for chunk in head:
+            yield from work(chunk)
+        return
+    workers = workers or max(1, os.cpu_count() or 1)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[list[R]]] = deque()
+        for chunk in chain(head, chunks):
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= window * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
