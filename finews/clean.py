@@ -34,7 +34,8 @@ _URL_ATTRS = {"href", "src"}
 _TAG = re.compile(r"<[^>]*>")
 _EM = re.compile(r"</?em\s*>", re.I)
 _SPACE = re.compile(r"[\s\u3000\u00a0]+")
-_INDENT = re.compile(r"(<p[^>]*>|<br\s*/?>|^)(?:[\s\u3000\u00a0]|&nbsp;|&#12288;)+", re.I)
+_INDENT = re.compile(r"(<(?:p|br)\b[^>]*>)(?:[\s\u3000\u00a0]|&nbsp;|&#12288;)+", re.I)
+_LEADING = "\u3000\u00a0 \t\r\n"
 _EMPTY_P = re.compile(r"<p[^>]*>(?:\s|\u3000|\u00a0|&nbsp;|<br\s*/?>)*</p>", re.I)
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.I)
 
@@ -71,7 +72,10 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
         link_rel="noopener noreferrer nofollow",
         attribute_filter=fix_url,
     )
-    return _EMPTY_P.sub("", _INDENT.sub(r"\1", cleaned)).strip()
+    cleaned = _INDENT.sub(r"\1", cleaned).lstrip(_LEADING)
+    if "</p>" in cleaned:
+        cleaned = _EMPTY_P.sub("", cleaned)
+    return cleaned.strip()
 
 
 def strip_highlights(text: str) -> str:

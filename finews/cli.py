@@ -221,6 +221,44 @@ def _pick_sources(settings: Settings, names: tuple[str, ...]) -> list:
     return [s for s in settings.sources if s.enabled]
 
 
+def _build_options(settings: Settings, out: Path | None, full: bool, search: bool | None):
+    from finews.site.build import BuildOptions
+
+    b = settings.build
+    return BuildOptions(
+        out=out or settings.path(b.out), full=full,
+        search=b.search if search is None else search, keep_days=b.keep_days,
+        keep_articles=b.keep_articles, refresh_minutes=b.refresh_minutes,
+        theme=settings.path(b.theme) if b.theme else None, per_page=b.per_page,
+    )
+
+
+def _publish(store: Store, settings: Settings, options) -> str:
+    from finews.site.build import SiteBuilder
+
+    return SiteBuilder(store, settings, options).build().summary()
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: build.out).")
+@click.option("--full", is_flag=True, help="Rebuild every page, not only what changed.")
+@click.option("--search/--no-search", default=None,
+              help="Build the Pagefind search index (default: build.search).")
+@click.pass_context
+def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None) -> None:
+    """Build the static site from the archive.
+
+    Incremental by default: only pages whose inputs changed since the last build are
+    rendered and written. Files are replaced atomically, so the site keeps working while
+    it is rebuilt and after an interrupted build.
+    """
+    settings = _settings(ctx)
+    options = _build_options(settings, out, full, search)
+    with _open(ctx) as store, _progress("Building", None):
+        summary = _publish(store, settings, options)
+    click.echo(f"Built {options.out}: {summary}")
+
+
 def _report_table(reports: list) -> Table:
     table = Table(title="Fetch summary")
     for column in ("source", "listed", "new", "updated", "unchanged", "failed", "seconds"):
@@ -276,8 +314,11 @@ def fetch(ctx: click.Context, names: tuple[str, ...], verbose: bool) -> None:
               help="Shell command to run after each pass that stored something "
                    "(e.g. 'git add -A && git commit -m news && git push').")
 @click.option("--passes", type=int, default=0, help="Stop after this many passes (0: never).")
+@click.option("--build/--no-build", "rebuild", default=True,
+              help="Rebuild the site (incrementally) after each pass that stored something.")
 @click.pass_context
-def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: int) -> None:
+def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: int,
+        rebuild: bool) -> None:
     """Keep the archive current: fetch the sources that are due, again and again.
 
     A failing source backs off exponentially (up to fetch.max_backoff) and never stops the
@@ -290,7 +331,9 @@ def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: in
         for source in settings.sources:
             source.interval = f"{seconds}s"
     with _open(ctx) as store, archive_lock(settings.database_url):
-        loop = RunLoop(store, settings, after=after_cmd, max_passes=passes)
+        options = _build_options(settings, None, False, None)
+        publish = (lambda: click.echo(_publish(store, settings, options))) if rebuild else None
+        loop = RunLoop(store, settings, after=after_cmd, max_passes=passes, publish=publish)
         loop.on_pass = lambda reports: _print_pass(reports)
         loop.run()
     click.echo("Stopped.")

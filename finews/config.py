@@ -40,6 +40,17 @@ class JekyllSettings:
 
 
 @dataclass
+class BuildSettings:
+    out: str = "_site"
+    search: bool = True
+    keep_days: int = 0
+    keep_articles: int = 0
+    refresh_minutes: int = 0
+    theme: str = ""
+    per_page: int = 100
+
+
+@dataclass
 class FetchConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
@@ -102,6 +113,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     jekyll: JekyllSettings = field(default_factory=JekyllSettings)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    build: BuildSettings = field(default_factory=BuildSettings)
     categories: dict[str, str] = field(default_factory=dict)
     sources: list[SourceSettings] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     root: Path = field(default_factory=Path.cwd)
@@ -109,6 +121,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.site.timezone)
+
+    def path(self, value: str) -> Path:
+        """A path from the config: relative to the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
 
     @property
     def database_url(self) -> str:
@@ -203,6 +220,11 @@ def _validate(settings: Settings) -> None:
                 "(lower-case letters and digits only)"
             )
     settings.site.base_url = settings.site.base_url.rstrip("/")
+    for name in ("keep_days", "keep_articles", "refresh_minutes"):
+        if getattr(settings.build, name) < 0:
+            raise ConfigError(f"build.{name}: expected 0 or more")
+    if settings.build.per_page < 1:
+        raise ConfigError("build.per_page: expected 1 or more")
     try:
         parse_duration(settings.fetch.max_backoff)
     except ConfigError as exc:
@@ -246,7 +268,7 @@ def _load_sources(value: Any) -> list[SourceSettings]:
 def parse_settings(data: dict[str, Any], root: Path) -> Settings:
     sections = {
         "site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings,
-        "fetch": FetchConfig,
+        "fetch": FetchConfig, "build": BuildSettings,
     }
     settings = Settings(root=root)
     for key, value in data.items():
@@ -310,6 +332,21 @@ database_url = "finews.db"
 rolling_categories = ["emnews"]
 # Back links of categories whose page is not /category/<slug>.html.
 category_links = { emnews = "/emnews/" }
+
+[build]
+# Where `finews build` writes the site (relative to this file).
+out = "_site"
+# Build the Pagefind search index (one shard per month).
+search = true
+# Keep only recent news on the site (0 = everything); the archive keeps everything.
+keep_days = 0
+keep_articles = 0
+# Reload the home page every N minutes (0 = never). Other pages never reload.
+refresh_minutes = 0
+# A folder of templates overriding finews' own (base.html, article.html, list.html, ...).
+theme = ""
+# Articles per page on outlet and tag pages.
+per_page = 100
 
 [categories]
 # Fixed category slugs for outlets, overriding the pinyin of the outlet name:

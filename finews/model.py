@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 _EASTMONEY_CODE = re.compile(r"[A-Za-z]{0,4}(\d{16,24})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
@@ -57,8 +58,8 @@ class Article:
     """One news article, as received from its source.
 
     ``code`` is the id the source used (it names the file and the page); ``id`` is the
-    stable id derived from it. ``body`` is kept exactly as received; the sanitised HTML that
-    the site publishes is derived from it.
+    stable id derived from it. ``body`` is kept exactly as received; ``html`` is the
+    sanitised HTML that is published, derived from it (by the store when it is empty).
     """
 
     code: str
@@ -75,6 +76,8 @@ class Article:
     first_seen: datetime | None = None
     last_changed: datetime | None = None
     aliases: list[tuple[str, str]] = field(default_factory=list)
+    key: int = 0
+    html: str = ""
 
     def __post_init__(self) -> None:
         if not is_safe_code(self.code):
@@ -85,6 +88,14 @@ class Article:
             self.id = stable_id(self.code)
         if self.published.tzinfo is None:
             self.published = self.published.replace(tzinfo=BEIJING)
+        self.tags = [t for t in (_CONTROL.sub("", str(tag)).strip() for tag in self.tags) if t]
+
+    @classmethod
+    def trusted(cls, **fields: object) -> Article:
+        """An Article from data finews validated before (the archive's own rows)."""
+        article = cls.__new__(cls)
+        article.__dict__.update(fields)
+        return article
 
     @cached_property
     def content_hash(self) -> str:

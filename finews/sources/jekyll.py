@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from finews.clean import publishable_html
 from finews.model import Article, InvalidArticle, is_safe_code
 from finews.parallel import map_chunks
 from finews.store.base import Store
@@ -403,7 +404,8 @@ def _store_batch(store: Store, batch: list[Article], rolling: set[str], report: 
 
 
 def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article | None, str]]:
-    """(path, article, problem) per path, with the content hash already computed.
+    """(path, article, problem) per path, with the content hash and the publishable HTML
+    already computed.
 
     Runs in worker processes during large imports, so it takes and returns plain data.
     """
@@ -415,6 +417,7 @@ def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article 
             results.append((name, None, str(exc)))
             continue
         _ = article.content_hash
+        article.html = publishable_html(article.body, article.url)
         results.append((name, article, ""))
     return results
 

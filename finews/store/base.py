@@ -39,6 +39,21 @@ class Change:
 
 
 @dataclass
+class LogEntry:
+    """One change to the archive, in order: 'put' (stored), 'drop' (removed or moved),
+    'alias' (a new alias). The site build replays the log since its last build."""
+
+    seq: int
+    action: str
+    key: int
+    id: str
+    code: str
+    category: str
+    published: datetime
+    tags: list[str]
+
+
+@dataclass
 class SourceHealth:
     """How a source has been doing; times are Unix seconds, 0 for never."""
 
@@ -172,6 +187,46 @@ class Store(ABC):
 
     @abstractmethod
     def save_validators(self, url: str, etag: str, last_modified: str) -> None: ...
+
+    @abstractmethod
+    def log_position(self) -> int:
+        """The sequence number of the last change."""
+
+    @abstractmethod
+    def log_since(self, seq: int) -> list[LogEntry]: ...
+
+    @abstractmethod
+    def summaries(
+        self,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        newest_first: bool = True,
+        limit: int = -1,
+        offset: int = 0,
+        with_body: bool = False,
+    ) -> list[Article]:
+        """Articles filtered by category, tag and key range, in key order."""
+
+    @abstractmethod
+    def count_where(
+        self, *, category: str | None = None, tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+    ) -> int: ...
+
+    @abstractmethod
+    def nearest_key(self, key: int, *, before: bool, category: str | None = None) -> int | None:
+        """The closest key before (or after) ``key``, optionally within a category."""
+
+    @abstractmethod
+    def all_keys(self) -> list[int]: ...
+
+    @abstractmethod
+    def tag_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def all_aliases(self) -> list[tuple[str, str, Article]]: ...
 
     @abstractmethod
     def close(self) -> None: ...

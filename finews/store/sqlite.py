@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -11,16 +10,33 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from finews.clean import publishable_html
 from finews.model import Article, CategoryCount, FinewsError, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
     Change,
+    LogEntry,
     SourceHealth,
     Store,
     key_range,
     prefer_incoming,
     sort_key,
 )
+
+
+def _backfill_html(db: sqlite3.Connection) -> None:
+    """Derive the publishable HTML of articles stored before it was kept."""
+    rows = db.execute("SELECT key, body, url FROM articles").fetchall()
+    db.executemany(
+        "UPDATE articles SET html=? WHERE key=?",
+        [(_html_column(body, publishable_html(body, url)), key) for key, body, url in rows],
+    )
+
+
+def _html_column(body: str, clean: str) -> str:
+    """The sanitised HTML is stored only where it differs from the body as received."""
+    return "" if clean == body else clean
+
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
@@ -73,6 +89,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX changes_article ON changes (article_id);
     """,
     """
+    ALTER TABLE articles ADD COLUMN html TEXT NOT NULL DEFAULT '';
     CREATE TABLE source_health (
         name TEXT PRIMARY KEY,
         last_run INTEGER NOT NULL DEFAULT 0,
@@ -89,14 +106,29 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         last_modified TEXT NOT NULL
     );
     """,
+    _backfill_html,
+    """
+    CREATE TABLE article_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        action TEXT NOT NULL,
+        key INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        category TEXT NOT NULL,
+        published INTEGER NOT NULL,
+        tags TEXT NOT NULL
+    );
+    INSERT INTO article_log (action, key, id, code, category, published, tags)
+        SELECT 'put', key, id, code, category, published, tags FROM articles ORDER BY key;
+    """,
 ]
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "
     "first_seen, last_changed"
 )
-_SUMMARY = f"{_COLUMNS}, '' AS body"
-_FULL = f"{_COLUMNS}, body"
+_SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
+_FULL = f"{_COLUMNS}, body, html"
 
 
 def _ts(dt: datetime) -> int:
@@ -107,13 +139,22 @@ def _dt(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+TAG_SEPARATOR = "\x1f"
+
+
+def _tags(stored: str) -> list[str]:
+    return stored.split(TAG_SEPARATOR) if stored else []
+
+
 def _row_to_article(row: sqlite3.Row | tuple) -> Article:
-    (_, aid, code, title, published, outlet, category, tags, digest, url, source,
-     first_seen, last_changed, body) = row
-    return Article(
+    """Rows were validated when stored: build the Article without validating again."""
+    (key, aid, code, title, published, outlet, category, tags, digest, url, source,
+     first_seen, last_changed, body, html) = row
+    return Article.trusted(
         id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
-        category=category, tags=json.loads(tags), body=body, digest=digest, url=url,
-        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed),
+        category=category, tags=_tags(tags), body=body, digest=digest, url=url,
+        source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed), key=key,
+        aliases=[], html=html or body,
     )
 
 
@@ -137,7 +178,7 @@ def _owned_by_another(row: _Row, article: Article) -> bool:
 def _stored_fields(article: Article) -> tuple:
     return (
         article.code, article.title, _ts(article.published), article.outlet, article.category,
-        json.dumps(article.tags, ensure_ascii=False), article.digest, article.url, article.body,
+        TAG_SEPARATOR.join(article.tags), article.digest, article.url, article.body,
     )
 
 
@@ -151,7 +192,9 @@ class SQLiteStore(Store):
                 f"cannot open archive {self.path}: folder {self.path.parent} does not exist"
             )
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA cache_size=-16384")
@@ -274,9 +317,24 @@ class SQLiteStore(Store):
         result.updated += 1
 
     def _add_aliases(self, article_id: str, aliases: Iterable[tuple[str, str]]) -> None:
-        self.db.executemany(
-            "INSERT OR IGNORE INTO article_aliases VALUES (?, ?, ?)",
-            [(category, code, article_id) for category, code in aliases],
+        rows = [(category, code, article_id) for category, code in aliases]
+        if not rows:
+            return
+        added = self.db.total_changes
+        self.db.executemany("INSERT OR IGNORE INTO article_aliases VALUES (?, ?, ?)", rows)
+        if self.db.total_changes != added:
+            self.db.execute(
+                "INSERT INTO article_log (action, key, id, code, category, published, tags) "
+                "SELECT 'alias', key, id, code, category, published, tags FROM articles "
+                "WHERE id=?",
+                (article_id,),
+            )
+
+    def _log(self, action: str, key: int) -> None:
+        self.db.execute(
+            "INSERT INTO article_log (action, key, id, code, category, published, tags) "
+            "SELECT ?, key, id, code, category, published, tags FROM articles WHERE key=?",
+            (action, key),
         )
 
     def _insert(
@@ -284,15 +342,16 @@ class SQLiteStore(Store):
     ) -> _Row:
         fields = _stored_fields(article)
         digest = article.content_hash
+        html = _html_column(article.body, article.html or publishable_html(article.body, article.url))
         source = source if source is not None else article.source
         for attempt in range(1 << 10):
             key = sort_key(article.published, article.id, attempt)
             try:
                 self.db.execute(
                     "INSERT INTO articles (key, id, code, title, published, outlet, category, "
-                    "tags, digest, url, body, content_hash, first_seen, last_changed, source) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, article.id, *fields, digest, first_seen, last_changed, source),
+                    "tags, digest, url, body, content_hash, first_seen, last_changed, source, html) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, article.id, *fields, digest, first_seen, last_changed, source, html),
                 )
             except sqlite3.IntegrityError:
                 if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():
@@ -302,11 +361,13 @@ class SQLiteStore(Store):
                 "INSERT OR IGNORE INTO article_tags VALUES (?, ?)",
                 [(tag, key) for tag in article.tags],
             )
+            self._log("put", key)
             return _Row(key, fields, digest, first_seen, last_changed, source)
         raise FinewsError(f"no free sort key for article {article.id}")
 
     def _replace(self, row: _Row, article: Article, now: int) -> _Row:
         """Rewrite an article in place; its key follows its publication time."""
+        self._log("drop", row.key)
         self.db.execute("DELETE FROM article_tags WHERE key=?", (row.key,))
         self.db.execute("DELETE FROM articles WHERE key=?", (row.key,))
         changed = article.content_hash != row.content_hash
@@ -465,6 +526,84 @@ class SQLiteStore(Store):
         self.db.execute(
             "INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?)", (url, etag, last_modified)
         )
+
+    # -- for the site ----------------------------------------------------------------------
+
+    def log_position(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM article_log").fetchone()[0]
+
+    def log_since(self, seq: int) -> list[LogEntry]:
+        return [
+            LogEntry(s, action, key, aid, code, category, _dt(published), _tags(tags))
+            for s, action, key, aid, code, category, published, tags in self.db.execute(
+                "SELECT * FROM article_log WHERE seq > ? ORDER BY seq", (seq,)
+            )
+        ]
+
+    def summaries(
+        self,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        newest_first: bool = True,
+        limit: int = -1,
+        offset: int = 0,
+        with_body: bool = False,
+    ) -> list[Article]:
+        where, params = self._filters(category, tag, keys)
+        order = "DESC" if newest_first else "ASC"
+        cols = _FULL if with_body else _SUMMARY
+        return self._articles(
+            f"SELECT {cols} FROM articles {where} ORDER BY key {order} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+
+    def count_where(
+        self, *, category: str | None = None, tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+    ) -> int:
+        where, params = self._filters(category, tag, keys)
+        return self.db.execute(f"SELECT COUNT(*) FROM articles {where}", params).fetchone()[0]
+
+    @staticmethod
+    def _filters(
+        category: str | None, tag: str | None, keys: tuple[int, int] | None
+    ) -> tuple[str, tuple]:
+        clauses: list[str] = []
+        params: list = []
+        if category is not None:
+            clauses.append("category = ?")
+            params.append(category)
+        if tag is not None:
+            clauses.append("key IN (SELECT key FROM article_tags WHERE tag = ?)")
+            params.append(tag)
+        if keys is not None:
+            clauses.append("key BETWEEN ? AND ?")
+            params += list(keys)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+    def nearest_key(self, key: int, *, before: bool, category: str | None = None) -> int | None:
+        op, agg = ("<", "MAX") if before else (">", "MIN")
+        where = " AND category = ?" if category is not None else ""
+        params = (key, category) if category is not None else (key,)
+        return self.db.execute(
+            f"SELECT {agg}(key) FROM articles WHERE key {op} ?{where}", params
+        ).fetchone()[0]
+
+    def all_keys(self) -> list[int]:
+        return [k for (k,) in self.db.execute("SELECT key FROM articles ORDER BY key")]
+
+    def tag_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT tag, COUNT(*) FROM article_tags GROUP BY tag"))
+
+    def all_aliases(self) -> list[tuple[str, str, Article]]:
+        """(category, code, the article it points to) for every alias."""
+        rows = self.db.execute(
+            f"SELECT al.category, al.code, {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}, "
+            "'', '' FROM article_aliases al JOIN articles a ON a.id = al.article_id ORDER BY a.key"
+        ).fetchall()
+        return [(row[0], row[1], _row_to_article(row[2:])) for row in rows]
 
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]

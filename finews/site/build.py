@@ -1,0 +1,565 @@
+"""The static site: a full build, or an incremental one replaying the archive's change log.
+
+Every output file is written atomically (temporary name, then rename) and recorded in a
+manifest with the hash of its bytes; an unchanged file is not rewritten. The manifest keeps
+the last change-log position the site reflects, so a rebuild renders only what the changes
+since then touch: the changed articles and their neighbours, the pages of their outlets,
+tags and days from the first changed position on, the home page, feeds, sitemaps and the
+search shards of their months. A build that is killed leaves a working site and redoes its
+work next time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from finews.config import Settings
+from finews.model import Article
+from finews.parallel import map_chunks
+from finews.site.output import Output
+from finews.site.pages import (
+    Renderer,
+    article_path,
+    category_feed_path,
+    category_path,
+    day_path,
+    month_of,
+    safe_file_name,
+    static_files,
+    tag_path,
+    updated_at,
+)
+from finews.store import Store, open_store
+from finews.store.base import KEY_BITS, key_range
+
+ALL_KEYS = (-(1 << 62), 1 << 62)
+FEED_SIZE = 50
+HOME_LATEST = 100
+HOME_SECTION = 5
+SITEMAP_LIMIT = 50_000
+
+
+@dataclass
+class BuildOptions:
+    out: Path
+    full: bool = False
+    search: bool = True
+    keep_days: int = 0
+    keep_articles: int = 0
+    refresh_minutes: int = 0
+    theme: Path | None = None
+    per_page: int = 100
+    workers: int | None = None
+
+
+@dataclass
+class BuildReport:
+    full: bool
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    search_seconds: float = 0.0
+    shards: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        kind = "full build" if self.full else "incremental build"
+        search = f", {len(self.shards)} search shards in {self.search_seconds:.2f}s" if (
+            self.shards) else ""
+        return (f"{kind}: {self.pages} pages rendered, {self.written} written, "
+                f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.2f}s{search}")
+
+
+@dataclass
+class _Affected:
+    articles: set[int] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)
+    gaps: set[tuple[int, str]] = field(default_factory=set)
+    categories: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, int] = field(default_factory=dict)
+    days: set[date] = field(default_factory=set)
+    months: set[str] = field(default_factory=set)
+    aliases: set[str] = field(default_factory=set)
+
+    def touch(self, key: int, category: str, tags: list[str], published: datetime, tz) -> None:
+        self.categories[category] = min(key, self.categories.get(category, key))
+        for tag in tags:
+            self.tags[tag] = min(key, self.tags.get(tag, key))
+        self.days.add(published.astimezone(tz).date())
+        self.months.add(month_of(published, tz))
+
+
+class SiteBuilder:
+    def __init__(self, store: Store, settings: Settings, options: BuildOptions):
+        self.store = store
+        self.settings = settings
+        self.options = options
+        self.renderer = Renderer(settings, options.theme)
+        self.tz = settings.tz
+        self.pages = 0
+        self._outlet_names: dict[str, str] | None = None
+
+    # -- entry point --------------------------------------------------------------------
+
+    def build(self) -> BuildReport:
+        started = time.perf_counter()
+        out = Output(self.options.out)
+        try:
+            fingerprint = self._fingerprint()
+            position = self.store.log_position()
+            window = self._window()
+            last = out.state("seq")
+            full = (self.options.full or last is None or out.state("fingerprint") != fingerprint
+                    or not (self.options.out / "index.html").exists())
+            report = BuildReport(full=full)
+            if full:
+                months = self._full(out, window)
+            else:
+                previous_low = int(out.state("window") or ALL_KEYS[0])
+                months = self._incremental(out, int(last), previous_low, window)
+            if self.options.search:
+                from finews.site.search import build_shards
+
+                search_started = time.perf_counter()
+                report.shards = build_shards(self.store, self.renderer, out, sorted(months), window,
+                                             all_months=self._months(window))
+                report.search_seconds = time.perf_counter() - search_started
+            out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0])})
+            report.written, report.unchanged, report.removed = out.written, out.unchanged, out.removed
+            report.pages = self.pages
+            report.seconds = time.perf_counter() - started
+            return report
+        finally:
+            out.close()
+
+    def _fingerprint(self) -> str:
+        o = self.options
+        return (f"{self.renderer.fingerprint()}:{o.keep_days}:{o.keep_articles}:{o.per_page}:"
+                f"{o.refresh_minutes}:{o.search}:{sorted(self.settings.jekyll.category_links.items())}")
+
+    def _window(self) -> tuple[int, int]:
+        """The keys of the articles on the site; the archive itself keeps everything."""
+        low = ALL_KEYS[0]
+        if self.options.keep_days:
+            since = datetime.now(UTC) - timedelta(days=self.options.keep_days)
+            low = max(low, key_range(since, since)[0])
+        if self.options.keep_articles:
+            newest = self.store.summaries(limit=1, offset=self.options.keep_articles - 1)
+            if newest:
+                low = max(low, newest[0].key)
+        return low, ALL_KEYS[1]
+
+    # -- full build ---------------------------------------------------------------------
+
+    def _full(self, out: Output, window: tuple[int, int]) -> set[str]:
+        """Workers render each outlet's articles, pages and feed while this process renders
+        the tag and day pages, the home page and the rest."""
+        out.preload()
+        self._static(out)
+        counts = {c.slug: c.count for c in self.store.category_counts()}
+        with ThreadPoolExecutor(1) as background:
+            outlets = background.submit(self._outlet_groups, out, counts, window)
+            for tag in self.store.tag_counts():
+                self._tag(out, tag, None, window)
+            months = self._days_and_sitemaps(out, window)
+            self._home_and_feeds(out, [], window)
+            self._redirects(out, None)
+            self._fixed_pages(out)
+            outlets.result()
+        self._sitemap_index(out, window)
+        for path in out.all_paths() - set(out.produced):
+            if not path.startswith("/pagefind/"):
+                out.remove(path)
+        return months
+
+    def _outlet_groups(self, out: Output, sizes: dict[str, int], window: tuple[int, int]) -> None:
+        total = sum(sizes.values())
+        parallel = total > 2000
+        jobs = _balance(list(sizes), sizes, parts=8 if parallel else 1)
+        job_args = [(self.store.url, self.settings, self.options, group, window) for group in jobs]
+        for produced, written, unchanged, pages in map_chunks(
+            _render_outlets, job_args, chunk_size=1, workers=self.options.workers,
+            inline_below=2 if parallel else 10**9,
+        ):
+            out.record(produced, written, unchanged)
+            self.pages += pages
+
+    def outlet_pages(self, out: Output, category: str, window: tuple[int, int]) -> None:
+        """Every article page of one outlet (oldest first, with neighbours), its pages, feed."""
+        previous: Article | None = None
+        current: Article | None = None
+        for article in _category_stream(self.store, category, window):
+            if current is not None:
+                self._write(out, self.renderer.article_site_path(current),
+                            self.renderer.article(current, article, previous))
+            previous, current = current, article
+        if current is not None:
+            self._write(out, self.renderer.article_site_path(current),
+                        self.renderer.article(current, None, previous))
+        self._category(out, category, None, window)
+        self._category_feed(out, category, window)
+
+    def _days_and_sitemaps(self, out: Output, window: tuple[int, int]) -> set[str]:
+        """Day pages (with links to the days around them) and one sitemap per month."""
+        months: set[str] = set()
+        previous_day: tuple[date, list[Article]] | None = None
+        before: date | None = None
+        month_urls: list[tuple[str, str]] = []
+        current_month = None
+        for article in self._stream(window):
+            day = article.published.astimezone(self.tz).date()
+            month = f"{day:%Y-%m}"
+            if month != current_month:
+                if current_month:
+                    self._write_month_sitemap(out, current_month, month_urls)
+                current_month, month_urls = month, []
+                months.add(month)
+            month_urls.append((self.renderer.absolute(self.renderer.article_site_path(article)),
+                               updated_at(article).strftime("%Y-%m-%d")))
+            if previous_day and previous_day[0] != day:
+                self._day(out, previous_day[0], previous_day[1], before, day)
+                before = previous_day[0]
+                previous_day = None
+            if previous_day is None:
+                previous_day = (day, [])
+            previous_day[1].append(article)
+        if previous_day:
+            self._day(out, previous_day[0], previous_day[1], before, None)
+        if current_month:
+            self._write_month_sitemap(out, current_month, month_urls)
+        return months
+
+    def _stream(self, window: tuple[int, int], batch: int = 5000) -> Iterator[Article]:
+        low, high = window
+        while True:
+            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            low = rows[-1].key + 1
+
+    # -- incremental build --------------------------------------------------------------
+
+    def _incremental(
+        self, out: Output, last: int, previous_low: int, window: tuple[int, int]
+    ) -> set[str]:
+        affected = _Affected()
+        tz = self.tz
+        for entry in self.store.log_since(last):
+            if entry.action == "alias":
+                affected.aliases.add(entry.id)
+                continue
+            affected.touch(entry.key, entry.category, entry.tags, entry.published, tz)
+            if entry.action == "drop":
+                affected.dropped.append(article_path(entry.category, entry.published, entry.code, tz))
+                affected.articles.discard(entry.key)
+                affected.gaps.add((entry.key, entry.category))
+            elif window[0] <= entry.key:
+                affected.articles.add(entry.key)
+        if window[0] > previous_low:
+            for gone in self.store.summaries(keys=(previous_low, window[0] - 1), newest_first=False):
+                affected.touch(gone.key, gone.category, gone.tags, gone.published, tz)
+                affected.dropped.append(self.renderer.article_site_path(gone))
+                affected.gaps.add((gone.key, gone.category))
+        if not (affected.categories or affected.aliases):
+            return set()
+        self._changed_articles(out, affected.articles, affected.gaps, window)
+        for slug, first in affected.categories.items():
+            self._category(out, slug, first, window)
+        for tag, first in affected.tags.items():
+            self._tag(out, tag, first, window)
+        self._changed_days(out, affected.days, window)
+        for month in affected.months:
+            self._month_sitemap(out, month, window)
+        self._home_and_feeds(out, list(affected.categories), window)
+        self._redirects(out, affected.aliases)
+        self._sitemap_index(out, window)
+        for path in affected.dropped:
+            out.remove(path)
+        return affected.months
+
+    def _changed_articles(self, out: Output, keys: set[int], gaps: set[tuple[int, str]],
+                          window: tuple[int, int]) -> None:
+        """Changed articles and their neighbours, including those around a removed one."""
+        todo: set[int] = set()
+        for key, category in gaps:
+            for before in (True, False):
+                neighbour = self.store.nearest_key(key, before=before, category=category)
+                if neighbour is not None and neighbour >= window[0]:
+                    todo.add(neighbour)
+        for key in keys:
+            rows = self.store.summaries(keys=(key, key))
+            if not rows:
+                continue
+            todo.add(key)
+            for before in (True, False):
+                neighbour = self.store.nearest_key(key, before=before, category=rows[0].category)
+                if neighbour is not None and neighbour >= window[0]:
+                    todo.add(neighbour)
+        for key in sorted(todo):
+            (article,) = self.store.summaries(keys=(key, key), with_body=True)
+            newer = self._one(self.store.nearest_key(key, before=False, category=article.category))
+            older_key = self.store.nearest_key(key, before=True, category=article.category)
+            older = self._one(older_key) if older_key is not None and older_key >= window[0] else None
+            self._write(out, self.renderer.article_site_path(article),
+                        self.renderer.article(article, newer, older))
+
+    def _one(self, key: int | None) -> Article | None:
+        if key is None:
+            return None
+        rows = self.store.summaries(keys=(key, key))
+        return rows[0] if rows else None
+
+    def _changed_days(self, out: Output, days: set[date], window: tuple[int, int]) -> None:
+        todo = set(days)
+        for day in days:
+            low, high = self._day_keys(day)
+            for key, before in ((low, True), (high, False)):
+                neighbour = self.store.nearest_key(key, before=before)
+                if neighbour is not None and neighbour >= window[0]:
+                    todo.add(_key_day(neighbour, self.tz))
+        for day in sorted(todo):
+            low, high = self._day_keys(day)
+            items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False)
+            if not items:
+                out.remove(day_path(day))
+                continue
+            before_key = self.store.nearest_key(low, before=True)
+            after_key = self.store.nearest_key(high, before=False)
+            before = _key_day(before_key, self.tz) if before_key and before_key >= window[0] else None
+            after = _key_day(after_key, self.tz) if after_key is not None else None
+            self._day(out, day, items, before, after)
+
+    # -- pages --------------------------------------------------------------------------
+
+    def _write(self, out: Output, path: str, data: bytes) -> None:
+        out.write(path, data)
+        self.pages += 1
+
+    def _static(self, out: Output) -> None:
+        for path in static_files():
+            out.write(f"/static/{path.name}", path.read_bytes())
+
+    def _listing(
+        self, out: Output, window: tuple[int, int], first_key: int | None, *, heading: str,
+        page_path, feed: str | None = None, **filters: str,
+    ) -> None:
+        """A front page of the newest articles and numbered pages counted from the oldest,
+        so that news arriving at the top leaves the older pages as they were."""
+        per_page = self.options.per_page
+        total = self.store.count_where(keys=window, **filters)
+        blocks = math.ceil(total / per_page)
+        start = 1
+        if first_key is not None:
+            before = self.store.count_where(keys=(window[0], first_key - 1), **filters)
+            start = before // per_page + 1
+        links = [{"href": self.renderer.href(page_path(k)), "label": str(k)}
+                 for k in range(blocks, 0, -1)]
+        front = self.store.summaries(keys=window, limit=per_page, **filters)
+        older_front = (total - per_page - 1) // per_page + 1 if total > per_page else None
+        self._write(out, page_path(None), self.renderer.listing(
+            heading, front, subheading=f"共 {total} 篇", feed=self.renderer.href(feed) if feed else None,
+            older=self.renderer.href(page_path(older_front)) if older_front else None,
+            blocks=links if blocks > 1 else None, show_outlet="category" not in filters,
+        ))
+        for k in range(start, blocks + 1):
+            items = self.store.summaries(keys=window, newest_first=False, limit=per_page,
+                                         offset=(k - 1) * per_page, **filters)
+            newer = page_path(k + 1) if k < blocks else page_path(None)
+            self._write(out, page_path(k), self.renderer.listing(
+                f"{heading}（第 {k} 页）", items[::-1],
+                newer=self.renderer.href(newer),
+                older=self.renderer.href(page_path(k - 1)) if k > 1 else None,
+                show_outlet="category" not in filters,
+            ))
+        prefix = page_path(1).rsplit("/", 1)[0] + "/"
+        for path in out.paths_with_prefix(prefix):
+            number = path[len(prefix):-5]
+            if number.isdigit() and int(number) > blocks:
+                out.remove(path)
+
+    def _category(self, out: Output, slug: str, first_key: int | None,
+                  window: tuple[int, int]) -> None:
+        outlet = self._outlets().get(slug) or slug
+        self._listing(out, window, first_key, heading=outlet or slug,
+                      page_path=lambda k: category_path(slug, k), feed=category_feed_path(slug),
+                      category=slug)
+
+    def _outlets(self) -> dict[str, str]:
+        if self._outlet_names is None:
+            self._outlet_names = {c.slug: c.outlet for c in self.store.category_counts()}
+        return self._outlet_names
+
+    def _tag(self, out: Output, tag: str, first_key: int | None, window: tuple[int, int]) -> None:
+        self._listing(out, window, first_key, heading=f"标签：{tag}",
+                      page_path=lambda k: tag_path(tag, k), tag=tag)
+
+    def _day(self, out: Output, day: date, items: list[Article], before: date | None,
+             after: date | None) -> None:
+        self._write(out, day_path(day), self.renderer.listing(
+            f"{day:%Y年%m月%d日}", items[::-1], subheading=f"共 {len(items)} 篇",
+            newer=self.renderer.href(day_path(after)) if after else None,
+            older=self.renderer.href(day_path(before)) if before else None,
+            label_newer="后一天", label_older="前一天", time_format="%H:%M",
+        ))
+
+    def _day_keys(self, day: date) -> tuple[int, int]:
+        start = datetime(day.year, day.month, day.day, tzinfo=self.tz)
+        return key_range(start, start + timedelta(days=1))
+
+    def _home_and_feeds(self, out: Output, categories: list[str], window: tuple[int, int]) -> None:
+        counts = self.store.category_counts()
+        self._outlet_names = {c.slug: c.outlet for c in counts}
+        latest = self.store.summaries(keys=window, limit=HOME_LATEST)
+        sections = []
+        for c in counts:
+            items = self.store.summaries(keys=window, category=c.slug, limit=HOME_SECTION)
+            if items:
+                sections.append((c.slug, c.outlet or c.slug, items))
+        newest_day = day_path(latest[0].published.astimezone(self.tz).date()) if latest else None
+        self._write(out, "/index.html", self.renderer.home(
+            latest, sections, self.renderer.href(newest_day) if newest_day else None,
+            self.options.refresh_minutes * 60,
+        ))
+        site = self.settings.site
+        entries = self.store.summaries(keys=window, limit=FEED_SIZE, with_body=True)
+        self._write(out, "/feed.xml", self.renderer.feed(site.title, "/feed.xml", "/", entries))
+        for slug in categories:
+            self._category_feed(out, slug, window)
+
+    def _category_feed(self, out: Output, slug: str, window: tuple[int, int]) -> None:
+        entries = self.store.summaries(keys=window, category=slug, limit=FEED_SIZE, with_body=True)
+        if entries:
+            self._write(out, category_feed_path(slug), self.renderer.feed(
+                f"{self._outlets().get(slug) or slug} - {self.settings.site.title}",
+                category_feed_path(slug), category_path(slug), entries))
+        else:
+            out.remove(category_feed_path(slug))
+
+    def _redirects(self, out: Output, article_ids: set[str] | None) -> None:
+        """Every URL the original site had keeps working: aliases become redirect pages."""
+        for category, code, article in self.store.all_aliases():
+            if article_ids is not None and article.id not in article_ids:
+                continue
+            if category != safe_file_name(category) or code != safe_file_name(code):
+                continue
+            old = article_path(category, article.published, code, self.tz)
+            if old != self.renderer.article_site_path(article):
+                self._write(out, old, self.renderer.redirect(self.renderer.article_site_path(article)))
+        if article_ids is not None:
+            return
+        for alias, slug in self.store.category_aliases().items():
+            name = safe_file_name(alias)
+            if name == alias:
+                self._write(out, f"/category/{name}.html", self.renderer.redirect(category_path(slug)))
+        for slug, link in self.settings.jekyll.category_links.items():
+            path = link if link.endswith(".html") else link.rstrip("/") + "/index.html"
+            if ".." not in path and path.startswith("/"):
+                self._write(out, path, self.renderer.redirect(category_path(slug)))
+
+    def _fixed_pages(self, out: Output) -> None:
+        self._write(out, "/404.html", self.renderer.simple("404.html"))
+        self._write(out, "/search.html", self.renderer.simple(
+            "search.html", search_enabled=self.options.search))
+
+    # -- sitemaps -----------------------------------------------------------------------
+
+    def _months(self, window: tuple[int, int]) -> list[str]:
+        span = self.store.date_range()
+        if span is None:
+            return []
+        first = max(span[0], datetime.fromtimestamp(max(window[0], 0) >> KEY_BITS, UTC))
+        months = []
+        cursor = first.astimezone(self.tz).replace(day=1, hour=0, minute=0, second=0)
+        end = span[1].astimezone(self.tz)
+        while cursor <= end:
+            month = f"{cursor:%Y-%m}"
+            low, high = self._month_keys(month)
+            if self.store.count_where(keys=(max(low, window[0]), high)):
+                months.append(month)
+            cursor = (cursor + timedelta(days=32)).replace(day=1)
+        return months
+
+    def _month_keys(self, month: str) -> tuple[int, int]:
+        year, number = map(int, month.split("-"))
+        start = datetime(year, number, 1, tzinfo=self.tz)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=self.tz)
+        return key_range(start, end)
+
+    def _month_sitemap(self, out: Output, month: str, window: tuple[int, int]) -> None:
+        low, high = self._month_keys(month)
+        items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False)
+        urls = [(self.renderer.absolute(self.renderer.article_site_path(a)),
+                 updated_at(a).strftime("%Y-%m-%d")) for a in items]
+        self._write_month_sitemap(out, month, urls)
+
+    def _write_month_sitemap(self, out: Output, month: str, urls: list[tuple[str, str]]) -> None:
+        parts = [urls[i:i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
+        for number, part in enumerate(parts, start=1):
+            name = f"/sitemaps/{month}.xml" if number == 1 else f"/sitemaps/{month}-{number}.xml"
+            self._write(out, name, self.renderer.sitemap(part))
+
+    def _sitemap_index(self, out: Output, window: tuple[int, int]) -> None:
+        sitemaps = [self.renderer.absolute("/sitemaps/pages.xml")]
+        names = set(out.paths_with_prefix("/sitemaps/")) | {
+            p for p in out.produced if p.startswith("/sitemaps/")}
+        for path in sorted(names - {"/sitemaps/pages.xml"}):
+            sitemaps.append(self.renderer.absolute(path))
+        pages = [(self.renderer.absolute("/"), "")]
+        pages += [(self.renderer.absolute(category_path(c.slug)), "")
+                  for c in self.store.category_counts()]
+        self._write(out, "/sitemaps/pages.xml", self.renderer.sitemap(pages))
+        self._write(out, "/sitemap.xml", self.renderer.sitemap_index(sitemaps))
+        sitemap = self.renderer.absolute("/sitemap.xml") if self.renderer.base else None
+        self._write(out, "/robots.txt", self.renderer.simple("robots.txt", sitemap=sitemap))
+
+
+def _key_day(key: int, tz) -> date:
+    return datetime.fromtimestamp(key >> KEY_BITS, UTC).astimezone(tz).date()
+
+
+def _balance(items: list[str], sizes: dict[str, int], parts: int) -> list[list[str]]:
+    """Split categories into groups of about equal article counts."""
+    groups: list[list[str]] = [[] for _ in range(max(1, parts))]
+    totals = [0] * len(groups)
+    for item in sorted(items, key=lambda i: -sizes.get(i, 0)):
+        smallest = totals.index(min(totals))
+        groups[smallest].append(item)
+        totals[smallest] += sizes.get(item, 0)
+    return [g for g in groups if g]
+
+
+def _render_outlets(jobs: list[tuple]) -> list[tuple[dict[str, str], int, int, int]]:
+    """Worker process: render the outlets of one group (see SiteBuilder.outlet_pages)."""
+    results = []
+    for url, settings, options, categories, window in jobs:
+        store = open_store(url)
+        out = Output(options.out)
+        try:
+            builder = SiteBuilder(store, settings, options)
+            for category in categories:
+                builder.outlet_pages(out, category, window)
+            results.append((out.produced, out.written, out.unchanged, builder.pages))
+        finally:
+            out.close()
+            store.close()
+    return results
+
+
+def _category_stream(store: Store, category: str, window: tuple[int, int],
+                     batch: int = 500) -> Iterator[Article]:
+    low, high = window
+    while True:
+        rows = store.summaries(category=category, keys=(low, high), newest_first=False,
+                               limit=batch, with_body=True)
+        yield from rows
+        if len(rows) < batch:
+            return
+        low = rows[-1].key + 1

@@ -1,0 +1,129 @@
+"""The output folder: atomic writes and the manifest of what each file was made from."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+MANIFEST = ".finews/manifest.sqlite"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, then rename: readers never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class Output:
+    """Writes site files; a file whose bytes did not change is not written again."""
+
+    def __init__(self, root: Path, *, read_only: bool = False):
+        self.root = root
+        manifest = root / MANIFEST
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{manifest}?mode=ro" if read_only else str(manifest)
+        self.db = sqlite3.connect(uri, uri=read_only, isolation_level=None, timeout=30)
+        if not read_only:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, hash TEXT)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
+        self.produced: dict[str, str] = {}
+        self.known: dict[str, str] | None = None
+        self.folders: set[str] = set()
+        self.base = str(root)
+        self.pid = os.getpid()
+        self.written = 0
+        self.unchanged = 0
+        self.removed = 0
+
+    def preload(self) -> None:
+        """Read every recorded hash at once: cheaper than one query per file in a full build."""
+        self.known = dict(self.db.execute("SELECT path, hash FROM files"))
+
+    def known_hash(self, path: str) -> str | None:
+        if self.known is not None:
+            return self.known.get(path)
+        row = self.db.execute("SELECT hash FROM files WHERE path=?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def write(self, path: str, data: bytes) -> None:
+        """``path`` is the site path ("/a/b.html"); skip the write when nothing changed.
+
+        Plain string paths and os calls: a full build writes one file per article."""
+        new = digest(data)
+        self.produced[path] = new
+        target = self.base + path
+        if self.known_hash(path) == new and os.path.exists(target):
+            self.unchanged += 1
+            return
+        folder, name = target.rsplit("/", 1)
+        if folder not in self.folders:
+            os.makedirs(folder, exist_ok=True)
+            self.folders.add(folder)
+        tmp = f"{folder}/.{name}.{self.pid}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self.written += 1
+
+    def record(self, produced: dict[str, str], written: int, unchanged: int) -> None:
+        """Take over what a worker process wrote."""
+        self.produced.update(produced)
+        self.written += written
+        self.unchanged += unchanged
+
+    def remove(self, path: str) -> None:
+        if path in self.produced:
+            return
+        target = self.root / path.lstrip("/")
+        if target.exists():
+            target.unlink()
+            self.removed += 1
+        self.db.execute("DELETE FROM files WHERE path=?", (path,))
+
+    def paths_with_prefix(self, prefix: str) -> list[str]:
+        return [p for (p,) in self.db.execute(
+            "SELECT path FROM files WHERE path >= ? AND path < ?", (prefix, prefix + "\uffff"))]
+
+    def all_paths(self) -> set[str]:
+        if self.known is not None:
+            return set(self.known)
+        return {p for (p,) in self.db.execute("SELECT path FROM files")}
+
+    def state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def commit(self, state: dict[str, str]) -> None:
+        """Record what this build produced; the state last, so a killed build redoes its work."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?)", list(self.produced.items())
+        )
+        self.db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", list(state.items()))
+        self.db.execute("COMMIT")
+
+    def forget_state(self) -> None:
+        self.db.execute("DELETE FROM state")
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finews.config import parse_settings
+from finews.model import BEIJING
+from finews.site.build import BuildOptions, SiteBuilder
+from finews.sources import jekyll
+from finews.store import open_store
+from tests.conftest import DATA, make_article
+
+HOSTILE_BODY = (
+    '<p>正文<script>alert("x")</script><img src="x.png" onerror="alert(1)">'
+    '<a href="javascript:alert(1)">链接</a><iframe src="https://evil.test"></iframe></p>'
+)
+
+
+def sample_settings(root: Path, **build):
+    return parse_settings({"site": {"base_url": "https://news.example.com"}, "build": build}, root)
+
+
+def fill(store, n: int = 30, start: int = 0) -> None:
+    """The 15 sample posts plus n generated articles over three outlets and a few days."""
+    style = jekyll.JekyllStyle(base_url="//finews.withounder.com")
+    if start == 0:
+        jekyll.import_posts(store, [DATA / "jekyll-posts"], style)
+    outlets = ["南方都市报", "上海证券报", "21世纪经济报道"]
+    base = datetime(2025, 3, 10, 9, 0, tzinfo=BEIJING)
+    store.upsert([
+        make_article(
+            i, outlet=outlets[i % 3], tags=[f"{outlets[i % 3]}新闻", "芯片" if i % 2 else "降息"],
+            published=base + timedelta(hours=7 * i),
+            title=f'标题{i} "引号" <script>alert({i})</script>' if i == 3 else f"第{i}条 芯片新闻",
+            body=HOSTILE_BODY if i == 3 else f"<p>第{i}条正文，关于芯片与降息。</p>",
+        )
+        for i in range(start, start + n)
+    ])
+
+
+def build(store, settings, out: Path, **options) -> object:
+    return SiteBuilder(store, settings, BuildOptions(out=out, search=False, **options)).build()
+
+
+@pytest.fixture
+def site(tmp_path):
+    store = open_store(str(tmp_path / "archive.db"))
+    fill(store)
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    report = build(store, settings, out)
+    yield store, settings, out, report
+    store.close()

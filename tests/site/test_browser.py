@@ -1,0 +1,93 @@
+"""The site in a real headless browser (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from finews.site.build import BuildOptions, SiteBuilder
+from finews.store import open_store
+from tests.site.conftest import fill, sample_settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    store = open_store(str(root / "archive.db"))
+    fill(store)
+    settings = sample_settings(root)
+    settings.site.base_url = ""
+    SiteBuilder(store, settings, BuildOptions(out=root / "site", search=True)).build()
+    store.close()
+    handler = functools.partial(QuietHandler, directory=str(root / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {
+                      **http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".js": "text/javascript", ".wasm": "application/wasm"}
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_home_outlet_and_article_at_phone_and_desktop_widths(browser, served_site, width, tmp_path):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(served_site + "/")
+    assert page.locator("section.latest li").count() >= 30
+    assert page.title() == "金融消息"
+    page.screenshot(path=str(tmp_path / f"home-{width}.png"))
+    page.click("section.outlet h2 a >> nth=0")
+    assert page.locator("ol.items li").count() >= 1
+    page.click("ol.items li a >> nth=0")
+    assert page.locator("article h1").is_visible()
+    assert page.locator("article .body").inner_text()
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width + 1, "no horizontal scrolling on the page"
+    assert errors == []
+    page.close()
+
+
+def test_search_finds_a_two_character_chinese_word(browser, served_site):
+    page = browser.new_page()
+    page.goto(served_site + "/search.html?q=芯片")
+    page.locator("#search-results li").first.wait_for(timeout=20000)
+    results = page.locator("#search-results li")
+    assert results.count() >= 10
+    texts = results.all_inner_texts()
+    assert sum("芯片" in text for text in texts) == 29, texts[:5]  # every generated one but #3
+    page.close()

@@ -1,0 +1,234 @@
+"""The built site: complete, valid, linked, escaped and incremental."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import feedparser
+import html5lib
+import lxml.html
+import pytest
+
+from finews.site.output import MANIFEST
+from tests.site.conftest import build, fill, sample_settings
+
+SNAPSHOT = Path(__file__).parent.parent / "data" / "site-snapshot"
+DANGEROUS_URL = re.compile(r"^\s*(javascript|data|vbscript):", re.I)
+
+
+def pages(out: Path, suffix: str = ".html") -> list[Path]:
+    return sorted(p for p in out.rglob(f"*{suffix}") if ".finews" not in p.parts
+                  and "pagefind" not in p.parts)
+
+
+def site_files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and ".finews" not in p.parts and "pagefind" not in p.parts}
+
+
+def test_every_kind_of_page_is_there(site):
+    _, _, out, report = site
+    assert report.full
+    for path in [
+        "index.html", "404.html", "search.html", "feed.xml", "sitemap.xml", "robots.txt",
+        "static/finews.css", "category/nanfangdushibao.html", "category/nanfangdushibao.xml",
+        "category/nanfangdushibao/1.html", "tag/芯片.html", "archive/2025/03/10.html",
+        "nanfangdushibao/2025/03/10/NW20250310000000000000.html",
+        "cailianshe/2022/04/21/NW202204212352230938.html",
+        "emnews/2022/04/21/202204212352230938.html",  # redirect of the merged second id
+        "emnews/index.html",  # the original's /emnews/ page
+        "sitemaps/2025-03.xml", "sitemaps/pages.xml",
+    ]:
+        assert (out / path).is_file(), path
+
+
+def test_snapshot_of_a_small_site(site):
+    _, _, out, _ = site
+    files = site_files(out)
+    listing = "\n".join(sorted(files)) + "\n"
+    chosen = ["index.html", "nanfangdushibao/2025/03/11/NW20250310000000000003.html",
+              "category/shanghaizhengquanbao.html", "feed.xml"]
+    if os.environ.get("FINEWS_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.mkdir(parents=True, exist_ok=True)
+        (SNAPSHOT / "files.txt").write_text(listing, encoding="utf-8")
+        for name in chosen:
+            (SNAPSHOT / name.replace("/", "__")).write_bytes(files[name])
+    assert listing == (SNAPSHOT / "files.txt").read_text(encoding="utf-8")
+    for name in chosen:
+        assert files[name] == (SNAPSHOT / name.replace("/", "__")).read_bytes(), name
+
+
+def test_every_internal_link_resolves(site):
+    _, _, out, _ = site
+    checked = 0
+    for page in pages(out):
+        doc = lxml.html.fromstring(page.read_bytes())
+        targets = [a.get("href") for a in doc.iter("a", "link") if a.get("href")]
+        targets += [e.get("src") for e in doc.iter("script", "img") if e.get("src")]
+        refresh = doc.xpath('//meta[@http-equiv="refresh"]/@content')
+        targets += [r.split("url=", 1)[1] for r in refresh]
+        for target in targets:
+            parts = urlsplit(target)
+            if parts.scheme or parts.netloc or target.startswith("#"):
+                continue
+            path = unquote(parts.path)
+            resolved = out / path.lstrip("/") if path.startswith("/") else page.parent / path
+            if path.endswith("/"):
+                resolved = resolved / "index.html"
+            assert resolved.is_file(), f"{page.relative_to(out)} links to missing {target}"
+            checked += 1
+    assert checked > 500
+
+
+def test_pages_are_valid_html5_with_unique_ids(site):
+    _, _, out, _ = site
+    parser = html5lib.HTMLParser(strict=True)
+    for page in pages(out):
+        parser.parse(page.read_bytes())
+        ids = lxml.html.fromstring(page.read_bytes()).xpath("//@id")
+        assert len(ids) == len(set(ids)), page
+
+
+def test_no_script_or_handler_from_content_reaches_the_site(site):
+    _, _, out, _ = site
+    for page in pages(out):
+        doc = lxml.html.fromstring(page.read_bytes())
+        for script in doc.iter("script"):
+            assert script.get("src", "").startswith("/static/"), page
+            assert not (script.text or "").strip(), page
+        for element in doc.iter():
+            for name, value in element.attrib.items():
+                assert not name.lower().startswith("on"), (page, name)
+                if name in ("href", "src", "action"):
+                    assert not DANGEROUS_URL.match(value), (page, value)
+        assert not doc.xpath("//iframe|//object|//embed|//form[not(@role='search')]"), page
+    hostile = (out / "nanfangdushibao/2025/03/11/NW20250310000000000003.html").read_text()
+    assert '<h1>标题3 &#34;引号&#34; &lt;script&gt;alert(3)&lt;/script&gt;</h1>' in hostile
+
+
+def test_every_page_carries_a_content_security_policy(site):
+    _, _, out, _ = site
+    for page in pages(out):
+        csp = lxml.html.fromstring(page.read_bytes()).xpath(
+            '//meta[@http-equiv="Content-Security-Policy"]/@content')
+        assert csp and "script-src 'self'" in csp[0] and "'unsafe-inline'" not in csp[0], page
+
+
+def test_feeds_are_valid_atom(site):
+    _, _, out, _ = site
+    feeds = [out / "feed.xml", *sorted((out / "category").glob("*.xml"))]
+    assert len(feeds) > 3
+    for path in feeds:
+        parsed = feedparser.parse(path.read_bytes())
+        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
+        assert parsed.version == "atom10"
+        assert parsed.feed.id and parsed.feed.title and parsed.feed.updated
+        assert 0 < len(parsed.entries) <= 50
+        for entry in parsed.entries:
+            assert entry.id and entry.title and entry.updated and entry.link
+            assert entry.link.startswith("https://news.example.com/")
+            assert "<script" not in entry.content[0].value
+
+
+def test_sitemaps(site):
+    _, _, out, _ = site
+    index = (out / "sitemap.xml").read_text()
+    assert "https://news.example.com/sitemaps/2025-03.xml" in index
+    month = (out / "sitemaps/2025-03.xml").read_text()
+    assert month.count("<url>") == 30
+    assert "Sitemap: https://news.example.com/sitemap.xml" in (out / "robots.txt").read_text()
+
+
+def test_article_page_content(site):
+    _, _, out, _ = site
+    page = (out / "nanfangdushibao/2025/03/11/NW20250310000000000003.html").read_text()
+    assert "2025-03-10 09:00" not in page  # article 3 is 21 hours later
+    assert '<time datetime="2025-03-11T06:00:00+08:00">2025-03-11 06:00</time>' in page
+    assert 'href="/category/nanfangdushibao.html">返回南方都市报</a>' in page
+    assert 'rel="prev" href="/nanfangdushibao/2025/03/12/NW20250310000000000006.html"' in page
+    assert 'rel="next" href="/nanfangdushibao/2025/03/10/NW20250310000000000000.html"' in page
+    assert "原文：" in page and "https://finance.eastmoney.com/a/" in page
+
+
+def test_incremental_build_equals_a_full_build(site, tmp_path):
+    store, settings, out, _ = site
+    before = {p: (out / p).stat().st_mtime_ns for p in site_files(out)}
+    fill(store, n=10, start=100)
+    from tests.conftest import make_article
+
+    store.upsert([make_article(5, outlet="上海证券报", tags=["上海证券报新闻", "降息"],
+                               title="第5条 更正后的标题")])
+    report = build(store, settings, out)
+    assert not report.full
+    assert report.written < 80
+    fresh = tmp_path / "fresh"
+    build(store, settings, fresh, full=True)
+    assert site_files(out) == site_files(fresh)
+    after = {p: (out / p).stat().st_mtime_ns for p in site_files(out)}
+    untouched = [p for p in before if before[p] == after.get(p)]
+    assert "cailianshe/2022/04/21/NW202204212352230938.html" in untouched
+    assert "category/cailianshe.html" in untouched
+
+
+def test_nothing_changed_nothing_written(site):
+    store, settings, out, _ = site
+    report = build(store, settings, out)
+    assert not report.full and report.written == 0
+
+
+def test_pages_counted_from_the_oldest_stay_put(tmp_path):
+    from datetime import datetime, timedelta
+
+    from finews.model import BEIJING
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    store = open_store(str(tmp_path / "a.db"))
+    base = datetime(2025, 1, 1, tzinfo=BEIJING)
+    store.upsert([make_article(i, published=base + timedelta(hours=i)) for i in range(250)])
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    build(store, settings, out)
+    first = (out / "category/nanfangdushibao/1.html").read_bytes()
+    assert [p.name for p in sorted((out / "category/nanfangdushibao").iterdir())] == [
+        "1.html", "2.html", "3.html"]
+    store.upsert([make_article(i, published=base + timedelta(hours=i)) for i in range(250, 310)])
+    report = build(store, settings, out)
+    assert not report.full
+    assert (out / "category/nanfangdushibao/1.html").read_bytes() == first
+    assert (out / "category/nanfangdushibao/4.html").is_file()
+    front = (out / "category/nanfangdushibao.html").read_text()
+    assert "第 310 篇" not in front and "共 310 篇" in front
+    store.close()
+
+
+def test_retention_keeps_the_site_small_and_the_archive_whole(tmp_path):
+    from finews.store import open_store
+
+    store = open_store(str(tmp_path / "a.db"))
+    fill(store)
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    build(store, settings, out, keep_articles=10)
+    articles = [p for p in pages(out) if re.search(r"/\d{4}/\d{2}/\d{2}/[^/]+\.html$", str(p))
+                and "archive" not in p.parts and "emnews" not in p.parts[-5:-4]]
+    assert 10 <= len(articles) <= 11
+    assert store.count() == 44
+    store.close()
+
+
+def test_manifest_and_no_temporary_files_left(site):
+    _, _, out, _ = site
+    assert (out / MANIFEST).exists()
+    assert not [p for p in out.rglob("*.tmp")]
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "..", "x\x00y"])
+def test_tag_names_cannot_escape_the_site(bad):
+    from finews.site.pages import tag_path
+
+    path = tag_path(bad)
+    assert path.count("/") == 2 and ".." not in path.split("/")[2][:2] and "\x00" not in path
