@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from finews.clean import publishable_html
+from finews.files import write_atomic
 from finews.model import Article, InvalidArticle, is_safe_code
 from finews.parallel import map_chunks
 from finews.store.base import Store
@@ -452,18 +453,6 @@ def import_posts(
     if batch:
         _store_batch(store, batch, rolling, report)
     return report
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name and rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def export_posts(

@@ -169,6 +169,27 @@ class _Row(NamedTuple):
     source: str
 
 
+_INSERT_ARTICLE = (
+    "INSERT INTO articles (key, id, code, title, published, outlet, category, tags, digest, url, "
+    "body, content_hash, first_seen, last_changed, source, html) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _first_of_new(batch: list[Article], existing: dict[str, _Row]) -> list[Article]:
+    """Articles new to the archive, the first of each id, that need no alias bookkeeping."""
+    seen: set[str] = set()
+    fresh = []
+    for article in batch:
+        if article.id in existing or article.id in seen:
+            seen.add(article.id)
+            continue
+        seen.add(article.id)
+        if not article.aliases:
+            fresh.append(article)
+    return fresh
+
+
 def _owned_by_another(row: _Row, article: Article) -> bool:
     """An article belongs to the source that stored it first: another source overwrites it
     only with the outlet's own copy of a rolling-news item (see prefer_incoming)."""
@@ -253,6 +274,11 @@ class SQLiteStore(Store):
             for article in batch:
                 registry.resolve(article)
             existing = self._existing({a.id for a in batch})
+            fresh = _first_of_new(batch, existing)
+            if fresh and self._insert_many(fresh, existing, now):
+                result.new += len(fresh)
+                placed = {id(a) for a in fresh}
+                batch = [a for a in batch if id(a) not in placed]
             for article in batch:
                 self._upsert_one(article, existing, rolling, now, result)
             self.db.executemany(
@@ -282,6 +308,35 @@ class SQLiteStore(Store):
             ):
                 found[row[0]] = _Row(row[1], row[2:11], *row[11:])
         return found
+
+    def _insert_many(self, articles: list[Article], existing: dict[str, _Row], now: int) -> bool:
+        """Insert new articles with one statement per table: the common case of an import
+        or a collect pass. False (and nothing written) if two sort keys collide; the caller
+        then inserts one by one, probing for free keys."""
+        rows, tag_rows, log_rows, stored = [], [], [], {}
+        for a in articles:
+            fields = _stored_fields(a)
+            key = sort_key(a.published, a.id)
+            first_seen = _ts(a.first_seen) if a.first_seen else now
+            html = _html_column(a.body, a.html or publishable_html(a.body, a.url))
+            rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
+            tag_rows += [(tag, key) for tag in a.tags]
+            log_rows.append(("put", key, a.id, a.code, a.category, fields[2], fields[5]))
+            stored[a.id] = _Row(key, fields, a.content_hash, first_seen, now, a.source)
+        self.db.execute("SAVEPOINT bulk")
+        try:
+            self.db.executemany(_INSERT_ARTICLE, rows)
+            self.db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?, ?)", tag_rows)
+            self.db.executemany(
+                "INSERT INTO article_log (action, key, id, code, category, published, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", log_rows)
+        except sqlite3.IntegrityError:
+            self.db.execute("ROLLBACK TO bulk")
+            self.db.execute("RELEASE bulk")
+            return False
+        self.db.execute("RELEASE bulk")
+        existing.update(stored)
+        return True
 
     def _upsert_one(
         self,
@@ -348,9 +403,7 @@ class SQLiteStore(Store):
             key = sort_key(article.published, article.id, attempt)
             try:
                 self.db.execute(
-                    "INSERT INTO articles (key, id, code, title, published, outlet, category, "
-                    "tags, digest, url, body, content_hash, first_seen, last_changed, source, html) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _INSERT_ARTICLE,
                     (key, article.id, *fields, digest, first_seen, last_changed, source, html),
                 )
             except sqlite3.IntegrityError:
