@@ -445,6 +445,8 @@ class SiteBuilder:
 
     def _redirects(self, out: Output, article_ids: set[str] | None) -> None:
         """Every URL the original site had keeps working: aliases become redirect pages."""
+        if article_ids is not None and not article_ids:
+            return
         for category, code, article in self.store.all_aliases():
             if article_ids is not None and article.id not in article_ids:
                 continue

@@ -91,6 +91,9 @@ class Renderer:
             auto_reload=False,
         )
         self.env.globals.update(site=settings.site, prefix=self.prefix, csp=CSP)
+        # The parts every page shares are rendered once, not once per page.
+        for part in ("head", "header", "footer"):
+            self.env.globals[part] = Markup(self.env.get_template(f"_{part}.html").render())
         self.theme = theme
         self._views: dict[int, View] = {}
 

@@ -608,7 +608,7 @@ class SQLiteStore(Store):
         order = "DESC" if newest_first else "ASC"
         cols = _FULL if with_body else _SUMMARY
         return self._articles(
-            f"SELECT {cols} FROM articles {where} ORDER BY key {order} LIMIT ? OFFSET ?",
+            f"SELECT {cols} FROM {where} ORDER BY key {order} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
 
@@ -617,7 +617,7 @@ class SQLiteStore(Store):
         keys: tuple[int, int] | None = None,
     ) -> int:
         where, params = self._filters(category, tag, keys)
-        return self.db.execute(f"SELECT COUNT(*) FROM articles {where}", params).fetchone()[0]
+        return self.db.execute(f"SELECT COUNT(*) FROM {where}", params).fetchone()[0]
 
     @staticmethod
     def _filters(
@@ -629,12 +629,13 @@ class SQLiteStore(Store):
             clauses.append("category = ?")
             params.append(category)
         if tag is not None:
-            clauses.append("key IN (SELECT key FROM article_tags WHERE tag = ?)")
+            clauses.append("tag = ?")
             params.append(tag)
         if keys is not None:
             clauses.append("key BETWEEN ? AND ?")
             params += list(keys)
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+        source = "article_tags JOIN articles USING (key)" if tag is not None else "articles"
+        return f"{source} " + ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
     def nearest_key(self, key: int, *, before: bool, category: str | None = None) -> int | None:
         op, agg = ("<", "MAX") if before else (">", "MIN")
@@ -654,7 +655,7 @@ class SQLiteStore(Store):
         """(category, code, the article it points to) for every alias."""
         rows = self.db.execute(
             f"SELECT al.category, al.code, {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}, "
-            "'', '' FROM article_aliases al JOIN articles a ON a.id = al.article_id ORDER BY a.key"
+            "'', '' FROM article_aliases al JOIN articles a ON a.id = al.article_id"
         ).fetchall()
         return [(row[0], row[1], _row_to_article(row[2:])) for row in rows]
 
