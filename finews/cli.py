@@ -140,10 +140,10 @@ def import_jekyll(ctx: click.Context, paths: tuple[Path, ...], batch_size: int) 
     if missing:
         raise FinewsError(f"no such file or folder: {', '.join(missing)}")
     settings = _settings(ctx)
-    files = list(jekyll.find_posts(list(paths)))
-    with _open(ctx) as store, _progress("Importing", len(files)) as progress:
+    total = sum(1 for _ in jekyll.find_posts(list(paths)))
+    with _open(ctx) as store, _progress("Importing", total) as progress:
         report = jekyll.import_posts(
-            store, files, _style(settings), batch_size=batch_size,
+            store, list(paths), _style(settings), batch_size=batch_size,
             on_file=lambda _p: progress.advance(progress.task_ids[0]),
         )
     for problem in report.skipped:

@@ -286,21 +286,22 @@ def read_post(path: Path, style: JekyllStyle) -> Article:
     return parse_post(text, path.name, style, mtime)
 
 
-def find_posts(paths: list[Path]) -> Iterator[Path]:
-    """Post files under the given folders (recursively) or the files themselves, sorted."""
+def find_posts(paths: list[Path]) -> Iterator[str]:
+    """Post files under the given folders (recursively) or the files themselves, sorted.
+
+    Plain strings: a site can have hundreds of thousands of posts."""
     for path in paths:
         if path.is_dir():
-            found = []
             for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(
-                    Path(folder) / f
-                    for f in files
+                dirs.sort()
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                yield from (
+                    os.path.join(folder, f)
+                    for f in sorted(files)
                     if f.endswith((".md", ".markdown", ".html")) and not f.startswith(".")
                 )
-            yield from sorted(found, key=str)
         else:
-            yield path
+            yield str(path)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -429,7 +430,7 @@ def import_posts(
     style: JekyllStyle,
     *,
     batch_size: int = 1000,
-    on_file: Callable[[Path], None] | None = None,
+    on_file: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Read posts into the archive, one transaction per batch; a bad post is skipped.
 
@@ -438,7 +439,7 @@ def import_posts(
     report = ImportReport()
     batch: list[Article] = []
     rolling = set(style.rolling_categories)
-    names = (str(p) for p in find_posts(paths))
+    names = find_posts(paths)
     for name, article, problem in map_chunks(partial(read_posts, style=style), names):
         report.read += 1
         if article is None:
@@ -446,7 +447,7 @@ def import_posts(
         else:
             batch.append(article)
         if on_file:
-            on_file(Path(name))
+            on_file(name)
         if len(batch) >= batch_size:
             _store_batch(store, batch, rolling, report)
             batch = []
