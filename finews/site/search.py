@@ -12,12 +12,17 @@ import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from finews.clean import html_to_text
+from finews.model import Article
 from finews.site.output import Output
 from finews.site.pages import Renderer
 from finews.store import Store
 from finews.store.base import key_range
+
+if TYPE_CHECKING:
+    from pagefind.index import PagefindIndex
 
 
 def _month_window(month: str, renderer: Renderer, window: tuple[int, int]) -> tuple[int, int]:
@@ -28,6 +33,15 @@ def _month_window(month: str, renderer: Renderer, window: tuple[int, int]) -> tu
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=renderer.tz)
     low, high = key_range(start, end)
     return max(low, window[0]), high
+
+
+async def _add(index: PagefindIndex, renderer: Renderer, a: Article) -> None:
+    view = renderer.view(a)
+    await index.add_custom_record(
+        url=view.href, content=f"{a.title}\n{a.digest}\n{html_to_text(a.html)}", language="zh",
+        meta={"title": a.title or "（无标题）", "outlet": view.outlet,
+              "date": view.local.strftime("%Y-%m-%d %H:%M")},
+    )
 
 
 async def _index_months(store: Store, renderer: Renderer, root: Path, months: list[str],
@@ -45,14 +59,10 @@ async def _index_months(store: Store, renderer: Renderer, root: Path, months: li
                 shutil.rmtree(target, ignore_errors=True)
                 continue
             index = await service.create_index({"force_language": "zh"})
-            for a in articles:
-                view = renderer.view(a)
-                text = html_to_text(a.html)
-                await index.add_custom_record(
-                    url=view.href, content=f"{a.title}\n{a.digest}\n{text}", language="zh",
-                    meta={"title": a.title or "（无标题）", "outlet": view.outlet,
-                          "date": view.local.strftime("%Y-%m-%d %H:%M")},
-                )
+            for start in range(0, len(articles), 200):
+                # Records go over one pipe to the Pagefind service: send them in flights.
+                await asyncio.gather(*(_add(index, renderer, a)
+                                       for a in articles[start:start + 200]))
             staging = root / "pagefind" / f".{month}.new"
             shutil.rmtree(staging, ignore_errors=True)
             await index.write_files(output_path=str(staging))
