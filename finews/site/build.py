@@ -128,8 +128,7 @@ class SiteBuilder:
                 from finews.site.search import build_shards
 
                 search_started = time.perf_counter()
-                report.shards = build_shards(self.store, self.renderer, out, sorted(months), window,
-                                             all_months=self._months(window))
+                report.shards = build_shards(out, sorted(months), all_months=self._months(window))
                 report.search_seconds = time.perf_counter() - search_started
             out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0])})
             report.written, report.unchanged, report.removed = out.written, out.unchanged, out.removed

@@ -1,7 +1,8 @@
 """Chinese full-text search for the static site: Pagefind, one index shard per month.
 
 A full re-index after every fetch would be too slow for 100,000 articles, so each month is
-its own Pagefind index; a rebuild re-indexes only the months whose articles changed, and the
+its own Pagefind index, built from that month's article pages (marked with
+``data-pagefind-body``); a rebuild re-indexes only the months whose articles changed, and the
 search page merges the shards in the browser (Pagefind's multi-index search).
 """
 
@@ -12,57 +13,27 @@ import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from finews.clean import html_to_text
-from finews.model import Article
 from finews.site.output import Output
-from finews.site.pages import Renderer
-from finews.store import Store
-from finews.store.base import key_range
-
-if TYPE_CHECKING:
-    from pagefind.index import PagefindIndex
 
 
-def _month_window(month: str, renderer: Renderer, window: tuple[int, int]) -> tuple[int, int]:
-    from datetime import datetime
-
-    year, number = map(int, month.split("-"))
-    start = datetime(year, number, 1, tzinfo=renderer.tz)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=renderer.tz)
-    low, high = key_range(start, end)
-    return max(low, window[0]), high
-
-
-async def _add(index: PagefindIndex, renderer: Renderer, a: Article) -> None:
-    view = renderer.view(a)
-    await index.add_custom_record(
-        url=view.href, content=f"{a.title}\n{a.digest}\n{html_to_text(a.html)}", language="zh",
-        meta={"title": a.title or "（无标题）", "outlet": view.outlet,
-              "date": view.local.strftime("%Y-%m-%d %H:%M")},
-    )
-
-
-async def _index_months(store: Store, renderer: Renderer, root: Path, months: list[str],
-                        window: tuple[int, int]) -> list[str]:
+async def _index_months(root: Path, months: list[str]) -> list[str]:
+    """Pagefind reads the month's article pages from disk itself (one request per shard:
+    its Python API answers at most ten messages a second, far too slow record by record)."""
     from pagefind.index import PagefindService
 
     built = []
     service = await PagefindService().launch()
     try:
         for month in months:
-            articles = store.summaries(keys=_month_window(month, renderer, window),
-                                       newest_first=False, with_body=True)
+            year, number = month.split("-")
             target = root / "pagefind" / month
-            if not articles:
+            index = await service.create_index({"force_language": "zh"})
+            indexed = await index.add_directory(str(root), glob=f"*/{year}/{number}/*/*.html")
+            if not indexed.get("page_count"):
+                await index.delete_index()
                 shutil.rmtree(target, ignore_errors=True)
                 continue
-            index = await service.create_index({"force_language": "zh"})
-            for start in range(0, len(articles), 200):
-                # Records go over one pipe to the Pagefind service: send them in flights.
-                await asyncio.gather(*(_add(index, renderer, a)
-                                       for a in articles[start:start + 200]))
             staging = root / "pagefind" / f".{month}.new"
             shutil.rmtree(staging, ignore_errors=True)
             await index.write_files(output_path=str(staging))
@@ -79,8 +50,7 @@ async def _index_months(store: Store, renderer: Renderer, root: Path, months: li
     return built
 
 
-def build_shards(store: Store, renderer: Renderer, out: Output, months: list[str],
-                 window: tuple[int, int], *, all_months: list[str]) -> list[str]:
+def build_shards(out: Output, months: list[str], *, all_months: list[str]) -> list[str]:
     """Re-index the given months; list every month's shard (newest first) in shards.json."""
     root = out.root
     (root / "pagefind").mkdir(parents=True, exist_ok=True)
@@ -88,8 +58,7 @@ def build_shards(store: Store, renderer: Renderer, out: Output, months: list[str
     if months:
         # A thread of its own, so that callers already inside an event loop can build too.
         with ThreadPoolExecutor(1) as runner:
-            built = runner.submit(
-                asyncio.run, _index_months(store, renderer, root, months, window)).result()
+            built = runner.submit(asyncio.run, _index_months(root, months)).result()
     present = [m for m in sorted(all_months, reverse=True) if (root / "pagefind" / m).is_dir()]
     for stale in (root / "pagefind").iterdir():
         if stale.is_dir() and not stale.name.startswith(".") and stale.name not in all_months:

@@ -13,7 +13,7 @@ async function load() {
   const shards = await response.json();
   if (!shards.length) throw new Error("empty index");
   pagefind = await import(`${prefix}/pagefind/${shards[0]}/pagefind.js`);
-  await pagefind.options({ basePath: `${prefix}/pagefind/${shards[0]}/` });
+  await pagefind.options({ basePath: `${prefix}/pagefind/${shards[0]}/`, baseUrl: `${prefix}/` });
   for (const shard of shards.slice(1)) {
     await pagefind.mergeIndex(`${prefix}/pagefind/${shard}/`);
   }
