@@ -81,7 +81,7 @@ def main(sizes: list[int], search: bool) -> None:
             make_archive(db, n)
             seconds, pages, own, children, search_seconds = phase(db, out, search, True)
             add_ten(db)
-            again, *_ = phase(db, out, False, False)
+            again, *_ = phase(db, out, search, False)
             line = (f"{n:>7} {seconds:>7.2f} {pages / seconds:>8,.0f} {own:>8.0f} "
                     f"{children:>10.0f} {again:>6.2f}")
             if search:
