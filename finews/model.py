@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -54,22 +53,6 @@ def content_hash(title: str, body: str, digest: str, url: str) -> str:
     return h.hexdigest()[:32]
 
 
-PACK_ABOVE = 1024
-
-
-def pack_text(text: str) -> str | bytes:
-    """Long bodies are stored zlib-compressed (a third of the bytes to write); short ones as
-    they are. The type tells them apart when read back."""
-    data = text.encode("utf-8", "surrogatepass")
-    return zlib.compress(data, 1) if len(data) > PACK_ABOVE else text
-
-
-def unpack_text(value: str | bytes) -> str:
-    if isinstance(value, bytes):
-        return zlib.decompress(value).decode("utf-8", "surrogatepass")
-    return value
-
-
 @dataclass
 class Article:
     """One news article, as received from its source.
@@ -113,11 +96,6 @@ class Article:
         article = cls.__new__(cls)
         article.__dict__.update(fields)
         return article
-
-    @cached_property
-    def packed_body(self) -> str | bytes:
-        """The body as stored; computed once (in the import workers, during imports)."""
-        return pack_text(self.body)
 
     @cached_property
     def content_hash(self) -> str:

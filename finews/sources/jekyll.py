@@ -418,7 +418,7 @@ def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article 
         except PostError as exc:
             results.append((name, None, str(exc)))
             continue
-        _ = article.content_hash, article.packed_body
+        _ = article.content_hash
         article.html = publishable_html(article.body, article.url)
         results.append((name, article, ""))
     return results

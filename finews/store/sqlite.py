@@ -11,7 +11,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from finews.clean import publishable_html
-from finews.model import Article, CategoryCount, FinewsError, UpsertResult, unpack_text
+from finews.model import Article, CategoryCount, FinewsError, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
     Change,
@@ -29,8 +29,7 @@ def _backfill_html(db: sqlite3.Connection) -> None:
     rows = db.execute("SELECT key, body, url FROM articles").fetchall()
     db.executemany(
         "UPDATE articles SET html=? WHERE key=?",
-        [(_html_column(text, publishable_html(text, url)), key)
-         for key, text, url in ((k, unpack_text(b), u) for k, b, u in rows)],
+        [(_html_column(body, publishable_html(body, url)), key) for key, body, url in rows],
     )
 
 
@@ -151,7 +150,6 @@ def _row_to_article(row: sqlite3.Row | tuple) -> Article:
     """Rows were validated when stored: build the Article without validating again."""
     (key, aid, code, title, published, outlet, category, tags, digest, url, source,
      first_seen, last_changed, body, html) = row
-    body = unpack_text(body)
     return Article.trusted(
         id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
         category=category, tags=_tags(tags), body=body, digest=digest, url=url,
@@ -308,8 +306,7 @@ class SQLiteStore(Store):
                 f"WHERE id IN ({marks})",
                 chunk,
             ):
-                fields = (*row[2:10], unpack_text(row[10]))
-                found[row[0]] = _Row(row[1], fields, *row[11:])
+                found[row[0]] = _Row(row[1], row[2:11], *row[11:])
         return found
 
     def _insert_many(self, articles: list[Article], existing: dict[str, _Row], now: int) -> bool:
@@ -322,8 +319,7 @@ class SQLiteStore(Store):
             key = sort_key(a.published, a.id)
             first_seen = _ts(a.first_seen) if a.first_seen else now
             html = _html_column(a.body, a.html or publishable_html(a.body, a.url))
-            rows.append((key, a.id, *fields[:8], a.packed_body, a.content_hash, first_seen, now,
-                         a.source, html))
+            rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
             tag_rows += [(tag, key) for tag in a.tags]
             log_rows.append(("put", key, a.id, a.code, a.category, fields[2], fields[5]))
             stored[a.id] = _Row(key, fields, a.content_hash, first_seen, now, a.source)
@@ -408,8 +404,7 @@ class SQLiteStore(Store):
             try:
                 self.db.execute(
                     _INSERT_ARTICLE,
-                    (key, article.id, *fields[:8], article.packed_body, digest, first_seen,
-                     last_changed, source, html),
+                    (key, article.id, *fields, digest, first_seen, last_changed, source, html),
                 )
             except sqlite3.IntegrityError:
                 if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():
