@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from finews.config import FetchConfig, Settings, SourceSettings, parse_duration
-from finews.fetch import USER_AGENT, Fetcher, FetchError, FetchSettings, ParseError
+from finews.config import Settings, SourceSettings, parse_duration
+from finews.fetch import Fetcher, FetchError, ParseError
 from finews.model import Article, FinewsError, InvalidArticle
 from finews.sources import build_source
 from finews.sources.base import Item, Page, Source, summary_body
@@ -49,16 +49,6 @@ def _needs_storing(item: Item, stored: tuple[str, str, str] | None, source: str)
     return code == item.code and owner == source and title != item.title
 
 
-def fetch_settings(config: FetchConfig) -> FetchSettings:
-    return FetchSettings(
-        connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-        total_timeout=config.total_timeout, max_bytes=config.max_bytes, retries=config.retries,
-        backoff=config.backoff, per_host_concurrency=config.per_host_concurrency,
-        min_interval=config.min_interval, user_agent=config.user_agent or USER_AGENT,
-        robots=config.robots,
-    )
-
-
 class Collector:
     """Runs sources against one archive with one polite HTTP client."""
 
@@ -77,7 +67,7 @@ class Collector:
         self, sources: list[SourceSettings], on_done: Callable[[SourceReport], None] | None = None
     ) -> list[SourceReport]:
         async with Fetcher(
-            fetch_settings(self.settings.fetch),
+            self.settings.fetch,
             validators=self.store.validators,
             save_validators=self.store.save_validators,
         ) as fetcher:

@@ -52,16 +52,20 @@ class BuildSettings:
 
 @dataclass
 class FetchConfig:
+    """The HTTP client's settings ([fetch]); an empty user_agent means finews' own."""
+
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     total_timeout: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     retries: int = 3
     backoff: float = 1.0
+    max_retry_after: float = 120.0
     per_host_concurrency: int = 2
     min_interval: float = 1.0
     user_agent: str = ""
     robots: bool = True
+    max_redirects: int = 5
     max_backoff: str = "6h"
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from finews import __version__
+from finews.config import FetchConfig
 from finews.model import FinewsError
 
 USER_AGENT = f"finews/{__version__} (self-hosted news archive; +https://pypi.org/project/finews/)"
@@ -40,22 +41,6 @@ class FetchError(FinewsError):
 
 class ParseError(FinewsError):
     """A response arrived but is not what the source should send."""
-
-
-@dataclass
-class FetchSettings:
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 60.0
-    max_bytes: int = 10 * 1024 * 1024
-    retries: int = 3
-    backoff: float = 1.0
-    max_retry_after: float = 120.0
-    per_host_concurrency: int = 2
-    min_interval: float = 1.0
-    user_agent: str = USER_AGENT
-    robots: bool = True
-    max_redirects: int = 5
 
 
 @dataclass
@@ -144,13 +129,14 @@ class Fetcher:
 
     def __init__(
         self,
-        settings: FetchSettings | None = None,
+        settings: FetchConfig | None = None,
         *,
         validators: Callable[[str], tuple[str, str] | None] | None = None,
         save_validators: Callable[[str, str, str], None] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ):
-        self.settings = settings or FetchSettings()
+        self.settings = settings or FetchConfig()
+        self.user_agent = self.settings.user_agent or USER_AGENT
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, asyncio.Future[urllib.robotparser.RobotFileParser | None]] = {}
         self._validators = validators
@@ -161,7 +147,7 @@ class Fetcher:
         s = self.settings
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
             max_redirects=s.max_redirects,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
@@ -282,7 +268,7 @@ class Fetcher:
         if origin not in self._robots:
             self._robots[origin] = asyncio.ensure_future(self._read_robots(origin))
         parser = await self._robots[origin]
-        return parser is not None and parser.can_fetch(self.settings.user_agent, url)
+        return parser is not None and parser.can_fetch(self.user_agent, url)
 
     async def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
         parser = urllib.robotparser.RobotFileParser()

@@ -8,9 +8,10 @@ import time
 import pytest
 from werkzeug import Response
 
-from finews.fetch import Fetcher, FetchError, FetchSettings, ParseError, decode, parse_jsonish
+from finews.config import FetchConfig
+from finews.fetch import Fetcher, FetchError, ParseError, decode, parse_jsonish
 
-FAST = FetchSettings(min_interval=0, backoff=0.01, retries=2, read_timeout=2, total_timeout=5)
+FAST = FetchConfig(min_interval=0, backoff=0.01, retries=2, read_timeout=2, total_timeout=5)
 
 
 def get(url, settings=FAST, **kwargs):
@@ -117,7 +118,7 @@ def test_timeouts_end_with_a_clear_error(httpserver):
         return Response("late")
 
     httpserver.expect_request("/never").respond_with_handler(never)
-    settings = FetchSettings(min_interval=0, retries=1, backoff=0.01, read_timeout=0.3)
+    settings = FetchConfig(min_interval=0, retries=1, backoff=0.01, read_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"timed out .*gave up after 2 attempts"):
         get(httpserver.url_for("/never"), settings)
@@ -126,7 +127,7 @@ def test_timeouts_end_with_a_clear_error(httpserver):
 
 def test_body_over_the_limit_is_refused(httpserver):
     httpserver.expect_request("/big").respond_with_data(b"x" * 300_000)
-    settings = FetchSettings(min_interval=0, max_bytes=100_000)
+    settings = FetchConfig(min_interval=0, max_bytes=100_000)
     with pytest.raises(FetchError, match="larger than"):
         get(httpserver.url_for("/big"), settings)
 
@@ -155,7 +156,7 @@ def test_conditional_get(httpserver):
 
 def test_minimum_interval_per_host(httpserver):
     httpserver.expect_request("/x").respond_with_data("ok")
-    settings = FetchSettings(min_interval=0.2, per_host_concurrency=4)
+    settings = FetchConfig(min_interval=0.2, per_host_concurrency=4)
 
     async def go():
         async with Fetcher(settings) as f:
