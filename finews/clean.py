@@ -115,6 +115,11 @@ def html_to_text(fragment: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def plain_text(fragment: str) -> str:
+    """The text of HTML on one line, blocks separated by spaces: what search reads."""
+    return html.unescape(_TAG.sub("", _BLOCK_END.sub(" ", fragment)))
+
+
 def strip_bracket_title(summary: str) -> str:
     """Eastmoney summaries start with 【title】: the story is what follows."""
     summary = summary.strip()

@@ -102,6 +102,14 @@ class Article:
         """Computed once (in the worker that read the article, during imports)."""
         return content_hash(self.title, self.body, self.digest, self.url)
 
+    @cached_property
+    def search_tokens(self) -> tuple[str, str]:
+        """The tokens the search index holds for this article (title, body), computed once
+        from its publishable HTML, like the content hash."""
+        from finews.store.fulltext import article_tokens  # the store depends on the model
+
+        return article_tokens(self)
+
 
 @dataclass
 class UpsertResult:

@@ -406,8 +406,8 @@ def _store_batch(store: Store, batch: list[Article], rolling: set[str], report: 
 
 
 def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article | None, str]]:
-    """(path, article, problem) per path, with the content hash and the publishable HTML
-    already computed.
+    """(path, article, problem) per path, with the content hash, the publishable HTML and
+    the search tokens already computed.
 
     Runs in worker processes during large imports, so it takes and returns plain data.
     """
@@ -420,6 +420,7 @@ def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article 
             continue
         _ = article.content_hash
         article.html = publishable_html(article.body, article.url)
+        _ = article.search_tokens
         results.append((name, article, ""))
     return results
 

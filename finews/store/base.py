@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from finews.model import Article, CategoryCount, UpsertResult
 from finews.slugs import is_safe_slug, pinyin_slug, safe_slug
+from finews.store.fulltext import Query, SearchHit
 
 KEY_BITS = 20
 
@@ -28,6 +29,17 @@ def sort_key(published: datetime, article_id: str, attempt: int = 0) -> int:
 def key_range(start: datetime, end: datetime) -> tuple[int, int]:
     """The sort keys of articles published in [start, end)."""
     return int(start.timestamp()) << KEY_BITS, (int(end.timestamp()) << KEY_BITS) - 1
+
+
+RANKED_CANDIDATES = 400
+"""Ranked search scores the newest this many matches, and as many title matches."""
+RECENCY_HALF_LIFE_DAYS = 90.0
+
+
+def relevance_score(bm25: float, key: int, now: float) -> float:
+    """Relevance (higher is better) that halves every RECENCY_HALF_LIFE_DAYS of age."""
+    age_days = max(0.0, now - (key >> KEY_BITS)) / 86400
+    return max(bm25, 1e-6) * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
 
 
 @dataclass
@@ -227,6 +239,20 @@ class Store(ABC):
 
     @abstractmethod
     def all_aliases(self) -> list[tuple[str, str, Article]]: ...
+
+    @abstractmethod
+    def search(
+        self,
+        query: Query,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        limit: int | None = 20,
+        ranked: bool = False,
+    ) -> list[SearchHit]:
+        """Articles that contain every term of the query, newest first (or ranked by
+        relevance and recency); ``limit=None`` returns every match."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from finews.clean import publishable_html
 from finews.model import Article, CategoryCount, FinewsError, UpsertResult
 from finews.store.base import (
+    RANKED_CANDIDATES,
     CategoryRegistry,
     Change,
     LogEntry,
@@ -20,7 +21,17 @@ from finews.store.base import (
     Store,
     key_range,
     prefer_incoming,
+    relevance_score,
     sort_key,
+)
+from finews.store.fulltext import (
+    INDEX_VERSION,
+    Query,
+    SearchHit,
+    index_tokens,
+    matches,
+    searchable_text,
+    snippet,
 )
 
 
@@ -121,7 +132,39 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     INSERT INTO article_log (action, key, id, code, category, published, tags)
         SELECT 'put', key, id, code, category, published, tags FROM articles ORDER BY key;
     """,
+    """
+    CREATE VIRTUAL TABLE search_index USING fts5(
+        title, body, content='', tokenize='ascii', detail=full
+    );
+    """,
 ]
+
+_INSERT_TOKENS = "INSERT INTO search_index (rowid, title, body) VALUES (?, ?, ?)"
+
+
+def _reindex(db: sqlite3.Connection) -> None:
+    """Rebuild the search index from the articles (after a change of tokens)."""
+    db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+    last = -1
+    while True:
+        rows = db.execute(
+            "SELECT key, title, body, html FROM articles WHERE key > ? ORDER BY key LIMIT 1000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        db.executemany(
+            _INSERT_TOKENS,
+            [(key, *_stored_tokens(title, body, html)) for key, title, body, html in rows],
+        )
+        last = rows[-1][0]
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('search_version', ?)", (INDEX_VERSION,))
+
+
+def _stored_tokens(title: str, body: str, html: str) -> tuple[str, str]:
+    text = searchable_text(title, html or body)
+    head, _, rest = text.partition("\n")
+    return index_tokens(head), index_tokens(rest)
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "
@@ -129,6 +172,7 @@ _COLUMNS = (
 )
 _SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
 _FULL = f"{_COLUMNS}, body, html"
+_FULL_A = ", ".join("a." + c.strip() for c in _FULL.split(","))
 
 
 def _ts(dt: datetime) -> int:
@@ -156,6 +200,15 @@ def _row_to_article(row: sqlite3.Row | tuple) -> Article:
         source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed), key=key,
         aliases=[], html=html or body,
     )
+
+
+def _confirmed(row: tuple, query: Query, score: float = 0.0) -> SearchHit | None:
+    """The hit, if the article really contains the query: a term with punctuation inside
+    it ("3.5%") matches any punctuation in the index, so those hits are checked."""
+    article = _row_to_article(row)
+    if not query.exact() and not matches(article.title, article.html, query):
+        return None
+    return SearchHit(article, snippet(article.html, query), score)
 
 
 class _Row(NamedTuple):
@@ -252,6 +305,15 @@ class SQLiteStore(Store):
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        row = self.db.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
+        if row is None or row[0] != INDEX_VERSION:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                _reindex(self.db)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
 
     @property
     def schema_version(self) -> int:
@@ -313,19 +375,22 @@ class SQLiteStore(Store):
         """Insert new articles with one statement per table: the common case of an import
         or a collect pass. False (and nothing written) if two sort keys collide; the caller
         then inserts one by one, probing for free keys."""
-        rows, tag_rows, log_rows, stored = [], [], [], {}
+        rows, tag_rows, log_rows, token_rows, stored = [], [], [], [], {}
         for a in articles:
             fields = _stored_fields(a)
             key = sort_key(a.published, a.id)
             first_seen = _ts(a.first_seen) if a.first_seen else now
-            html = _html_column(a.body, a.html or publishable_html(a.body, a.url))
+            a.html = a.html or publishable_html(a.body, a.url)
+            html = _html_column(a.body, a.html)
             rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
+            token_rows.append((key, *a.search_tokens))
             tag_rows += [(tag, key) for tag in a.tags]
             log_rows.append(("put", key, a.id, a.code, a.category, fields[2], fields[5]))
             stored[a.id] = _Row(key, fields, a.content_hash, first_seen, now, a.source)
         self.db.execute("SAVEPOINT bulk")
         try:
             self.db.executemany(_INSERT_ARTICLE, rows)
+            self.db.executemany(_INSERT_TOKENS, token_rows)
             self.db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?, ?)", tag_rows)
             self.db.executemany(
                 "INSERT INTO article_log (action, key, id, code, category, published, tags) "
@@ -397,7 +462,8 @@ class SQLiteStore(Store):
     ) -> _Row:
         fields = _stored_fields(article)
         digest = article.content_hash
-        html = _html_column(article.body, article.html or publishable_html(article.body, article.url))
+        article.html = article.html or publishable_html(article.body, article.url)
+        html = _html_column(article.body, article.html)
         source = source if source is not None else article.source
         for attempt in range(1 << 10):
             key = sort_key(article.published, article.id, attempt)
@@ -410,6 +476,7 @@ class SQLiteStore(Store):
                 if self.db.execute("SELECT 1 FROM articles WHERE key=?", (key,)).fetchone():
                     continue
                 raise
+            self.db.execute(_INSERT_TOKENS, (key, *article.search_tokens))
             self.db.executemany(
                 "INSERT OR IGNORE INTO article_tags VALUES (?, ?)",
                 [(tag, key) for tag in article.tags],
@@ -421,6 +488,7 @@ class SQLiteStore(Store):
     def _replace(self, row: _Row, article: Article, now: int) -> _Row:
         """Rewrite an article in place; its key follows its publication time."""
         self._log("drop", row.key)
+        self._unindex(row.key)
         self.db.execute("DELETE FROM article_tags WHERE key=?", (row.key,))
         self.db.execute("DELETE FROM articles WHERE key=?", (row.key,))
         changed = article.content_hash != row.content_hash
@@ -433,6 +501,16 @@ class SQLiteStore(Store):
                 (article.id, row.content_hash, row.last_changed, now),
             )
         return new
+
+    def _unindex(self, key: int) -> None:
+        """Remove an article from the contentless index, which needs the tokens it holds."""
+        title, body, html = self.db.execute(
+            "SELECT title, body, html FROM articles WHERE key=?", (key,)
+        ).fetchone()
+        self.db.execute(
+            "INSERT INTO search_index (search_index, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            (key, *_stored_tokens(title, body, html)),
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -658,6 +736,103 @@ class SQLiteStore(Store):
             "'', '' FROM article_aliases al JOIN articles a ON a.id = al.article_id"
         ).fetchall()
         return [(row[0], row[1], _row_to_article(row[2:])) for row in rows]
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: Query,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        limit: int | None = 20,
+        ranked: bool = False,
+    ) -> list[SearchHit]:
+        where, params = self._search_filters(query, category, tag, keys)
+        if ranked:
+            return self._ranked(query, where, params, limit)
+        hits: list[SearchHit] = []
+        upper = None
+        step = 64 if limit is None else max(limit + limit // 4, 8)
+        while limit is None or len(hits) < limit:
+            bound = " AND s.rowid < ?" if upper is not None else ""
+            rows = self.db.execute(
+                f"SELECT {_FULL_A} FROM search_index s JOIN articles a ON a.key = s.rowid "
+                f"WHERE {where}{bound} ORDER BY s.rowid DESC LIMIT ?",
+                (*params, *((upper,) if upper is not None else ()), step),
+            ).fetchall()
+            for row in rows:
+                hit = _confirmed(row, query)
+                if hit is not None:
+                    hits.append(hit)
+                    if limit is not None and len(hits) == limit:
+                        break
+            if len(rows) < step:
+                break
+            upper = rows[-1][0]
+            step = min(step * 4, 4096)
+        return hits
+
+    def _ranked(self, query: Query, where: str, params: tuple, limit: int | None) -> list[SearchHit]:
+        """Headline matches first, best (bm25 of the title, halved every 90 days of age)
+        first; then the other matches, newest first. bm25 over the bodies would need a
+        scan of every match of a phrase, seconds for a common word, so the body counts
+        only as a match. Candidates: the newest RANKED_CANDIDATES of each kind."""
+        title_params = ("title : " + params[0], *params[1:])
+        now = time.time()
+        titled = self.db.execute(
+            f"SELECT s.rowid, bm25(search_index, 1.0, 0.0) FROM search_index s "
+            f"JOIN articles a ON a.key = s.rowid WHERE {where} "
+            "ORDER BY s.rowid DESC LIMIT ?",
+            (*title_params, RANKED_CANDIDATES),
+        ).fetchall()
+        order = sorted(
+            ((relevance_score(1.0 - bm25, key, now), key) for key, bm25 in titled), reverse=True
+        )
+        seen = {key for key, _ in titled}
+        order += [
+            (relevance_score(0.0, key, now), key)
+            for (key,) in self.db.execute(
+                f"SELECT s.rowid FROM search_index s JOIN articles a ON a.key = s.rowid "
+                f"WHERE {where} ORDER BY s.rowid DESC LIMIT ?",
+                (*params, RANKED_CANDIDATES),
+            )
+            if key not in seen
+        ]
+        hits: list[SearchHit] = []
+        for start in range(0, len(order), 32):
+            chunk = order[start : start + 32]
+            rows = {
+                row[0]: row
+                for row in self.db.execute(
+                    f"SELECT {_FULL} FROM articles WHERE key IN ({','.join('?' * len(chunk))})",
+                    [key for _, key in chunk],
+                )
+            }
+            for score, key in chunk:
+                hit = _confirmed(rows[key], query, score)
+                if hit is not None:
+                    hits.append(hit)
+                    if limit is not None and len(hits) == limit:
+                        return hits
+        return hits
+
+    @staticmethod
+    def _search_filters(
+        query: Query, category: str | None, tag: str | None, keys: tuple[int, int] | None
+    ) -> tuple[str, tuple]:
+        clauses, params = ["search_index MATCH ?"], [query.fts5_expression()]
+        if category is not None:
+            clauses.append("a.category = ?")
+            params.append(category)
+        if tag is not None:
+            clauses.append("a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
+            params.append(tag)
+        if keys is not None:
+            clauses.append("s.rowid BETWEEN ? AND ?")
+            params += list(keys)
+        return " AND ".join(clauses), tuple(params)
 
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]

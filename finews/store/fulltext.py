@@ -1,0 +1,153 @@
+"""Chinese full-text search that finds every substring, whatever its length.
+
+Chinese has no spaces, and word segmenters (jieba) cut the text and the query differently,
+so an index over words misses matches. finews indexes characters instead: every letter,
+digit and Chinese character is a token, with its position, and a query term is a phrase
+of its characters. A phrase of adjacent characters matches exactly where the term occurs
+as a substring: spaces and ASCII punctuation in the text become a placeholder token, so
+characters they separate are not adjacent. Only a term that itself contains such
+punctuation ("3.5%") may match more than it should, so those hits are confirmed by a
+substring test on the article's text. Recall is therefore complete and every hit
+contains the query.
+
+The same functions prepare text for every backend, so SQLite and PostgreSQL agree.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from array import array
+from dataclasses import dataclass
+
+from finews.clean import plain_text
+from finews.model import Article, FinewsError
+
+INDEX_VERSION = "1"
+"""Changes whenever the tokens made of a text change; the index is then rebuilt."""
+
+MAX_QUERY_CHARS = 200
+GAP = "\ue000"
+"""Stands for spaces and punctuation between runs (a private-use character)."""
+
+_FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
+_RUN_BREAK = re.compile(r"[\x00-/:-@\[-`{-\x7f\s\ue000]+")
+
+
+class QueryError(FinewsError):
+    """A search query that cannot be searched (empty, or only punctuation)."""
+
+
+def normalize(text: str) -> str:
+    """Case- and width-folded text with single spaces: what search compares."""
+    text = _FULLWIDTH.sub(_fold_width, text)
+    return " ".join(text.lower().split())
+
+
+def _fold_width(match: re.Match[str]) -> str:
+    """Full-width letters and digits (ＡＩ, ２０２４) as ASCII; Chinese punctuation stays."""
+    return "".join(chr(ord(c) - 0xFEE0) for c in match.group())
+
+
+def searchable_text(title: str, html_body: str) -> str:
+    """The normalised text of an article as search sees it: title, newline, body text."""
+    return normalize(title) + "\n" + normalize(plain_text(html_body))
+
+
+def matches(title: str, html_body: str, query: Query) -> bool:
+    return query.matches(searchable_text(title, html_body))
+
+
+def article_text(article: Article) -> str:
+    return searchable_text(article.title, article.html or article.body)
+
+
+def _runs(text: str) -> list[str]:
+    return [run for run in _RUN_BREAK.split(text) if run]
+
+
+def index_tokens(text: str) -> str:
+    """Space-separated tokens of normalised text: every character, with each run of
+    spaces and ASCII punctuation (which the tokenizers split on) as one placeholder.
+
+    Built with array slicing: a Python loop over every character would dominate imports.
+    """
+    text = _RUN_BREAK.sub(GAP, text)
+    if not text:
+        return ""
+    points = array("I", text.encode("utf-32-le", "surrogatepass"))
+    out = array("I", [32]) * (2 * len(points) - 1)
+    out[0::2] = points
+    return out.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def article_tokens(article: Article) -> tuple[str, str]:
+    """(title tokens, body tokens) for the index."""
+    text = article_text(article)
+    title, _, body = text.partition("\n")
+    return index_tokens(title), index_tokens(body)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed search query: space-separated terms that must all occur."""
+
+    terms: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, raw: str) -> Query:
+        if len(raw) > MAX_QUERY_CHARS:
+            raise QueryError(f"search query too long: {len(raw)} characters, at most {MAX_QUERY_CHARS}")
+        terms = tuple(dict.fromkeys(t for t in normalize(raw).split(" ") if _runs(t)))
+        if not terms:
+            raise QueryError(
+                f"search query {raw!r} has nothing to search for: give letters, digits or Chinese"
+            )
+        return cls(terms)
+
+    def phrases(self) -> list[list[str]]:
+        """Per term, the tokens that must occur next to each other."""
+        return [index_tokens(term).split(" ") for term in self.terms]
+
+    def fts5_expression(self) -> str:
+        """An FTS5 MATCH expression: one phrase per term, all required. Tokens never
+        contain a quote or a space (both are split off), so quoting each phrase makes
+        syntax characters (", *, :, NEAR, AND) plain text."""
+        return " AND ".join('"' + " ".join(tokens) + '"' for tokens in self.phrases())
+
+    def exact(self) -> bool:
+        """Whether every index hit is a true match: no term has punctuation inside, which
+        the index sees only as "some gap"."""
+        return not any(GAP in tokens for tokens in self.phrases())
+
+    def matches(self, text: str) -> bool:
+        return all(term in text for term in self.terms)
+
+
+def snippet(html_body: str, query: Query, width: int = 80) -> str:
+    """Escaped HTML: a window of the body around the first hit (the start of the body if
+    only the title matched), hits wrapped in <mark>."""
+    source = normalize(plain_text(html_body))
+    first = min((i for i in (source.find(t) for t in query.terms) if i >= 0), default=0)
+    start = max(0, first - width // 4)
+    window = source[start : start + width]
+    marked = _mark(window, query.terms)
+    return ("…" if start else "") + marked + ("…" if start + width < len(source) else "")
+
+
+def _mark(window: str, terms: tuple[str, ...]) -> str:
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)))
+    out, last = [], 0
+    for match in pattern.finditer(window):
+        out.append(html.escape(window[last : match.start()]))
+        out.append(f"<mark>{html.escape(match.group())}</mark>")
+        last = match.end()
+    out.append(html.escape(window[last:]))
+    return "".join(out)
+
+
+@dataclass
+class SearchHit:
+    article: Article
+    snippet: str
+    score: float = 0.0
