@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import sqlite3
 import sys
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from finews import __version__
+from finews.api import MAX_LIMIT, Archive, BadRequest, Filters
 from finews.collect import Collector
 from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, parse_duration
 from finews.model import FinewsError
@@ -107,7 +110,7 @@ def cli(ctx: click.Context, config_path: Path | None, database_url: str | None) 
         settings.archive.database_url = (
             database_url if "://" in database_url else str(Path(database_url).absolute())
         )
-    ctx.obj = {"settings": settings}
+    ctx.obj = {"settings": settings, "config_path": config_path}
 
 
 @cli.command()
@@ -316,9 +319,12 @@ def fetch(ctx: click.Context, names: tuple[str, ...], verbose: bool) -> None:
 @click.option("--passes", type=int, default=0, help="Stop after this many passes (0: never).")
 @click.option("--build/--no-build", "rebuild", default=True,
               help="Rebuild the site (incrementally) after each pass that stored something.")
+@click.option("--serve", "serve_at", is_flag=False, flag_value="127.0.0.1:8000", default=None,
+              metavar="[HOST:PORT]",
+              help="Also serve the site and the API while running (default 127.0.0.1:8000).")
 @click.pass_context
 def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: int,
-        rebuild: bool) -> None:
+        rebuild: bool, serve_at: str | None) -> None:
     """Keep the archive current: fetch the sources that are due, again and again.
 
     A failing source backs off exponentially (up to fetch.max_backoff) and never stops the
@@ -335,8 +341,29 @@ def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: in
         publish = (lambda: click.echo(_publish(store, settings, options))) if rebuild else None
         loop = RunLoop(store, settings, after=after_cmd, max_passes=passes, publish=publish)
         loop.on_pass = lambda reports: _print_pass(reports)
-        loop.run()
+        server = None
+        if serve_at:
+            from finews.server import BackgroundServer, create_app
+
+            host, port = _host_port(serve_at)
+            if publish:
+                publish()
+            server = BackgroundServer(create_app(settings, options.out), host, port)
+            server.start()
+            click.echo(f"Serving {options.out} and the API at http://{host}:{server.port}/")
+        try:
+            loop.run()
+        finally:
+            if server:
+                server.stop()
     click.echo("Stopped.")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise FinewsError(f"--serve {value!r}: give HOST:PORT, e.g. 127.0.0.1:8000")
+    return host or "127.0.0.1", int(port)
 
 
 def _print_pass(reports: list) -> None:
@@ -380,6 +407,102 @@ def sources_(ctx: click.Context, as_json: bool) -> None:
             row["last_error"],
         )
     Console().print(table)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--outlet", help="Only this outlet (its name, e.g. 南方都市报, or its slug).")
+@click.option("--tag", help="Only articles with this tag.")
+@click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD) or ISO 8601 time.")
+@click.option("--until", metavar="DATE", help="Up to and including this day, or before this time.")
+@click.option("--limit", default=20, show_default=True, help=f"At most this many (1-{MAX_LIMIT}).")
+@click.option("--ranked", is_flag=True, help="Best matches first (headline hits, then recency).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, since: str | None,
+           until: str | None, limit: int, ranked: bool, as_json: bool) -> None:
+    """Find the articles that contain QUERY, newest first.
+
+    Any Chinese text of any length matches exactly where it occurs (芯片, 降息, 央); words
+    separated by spaces must all occur. Exit code 0 with matches, 4 with none.
+    """
+    settings = _settings(ctx)
+    filters = Filters(outlet=outlet, tag=tag, since=since, until=until, q=query, limit=limit,
+                      ranked=ranked)
+    with _open(ctx) as store:
+        try:
+            result = Archive(store, settings).search(filters)
+        except BadRequest as exc:
+            raise FinewsError(f"--{exc.field}: {exc.message}" if exc.field != "q" else exc.message) from None
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        console = Console(highlight=False)
+        for hit in result["articles"]:
+            when = hit["published"][:16].replace("T", " ")
+            console.print(f"[bold]{escape(hit['title'])}[/]  [dim]{when} · {escape(hit['outlet'])}[/]")
+            console.print("  " + _marked(hit["snippet"]))
+            console.print(f"  [dim]{hit['page']}[/]")
+        more = " (more: raise --limit)" if result["next_cursor"] else ""
+        click.echo(f"{len(result['articles'])} articles{more}")
+    if not result["articles"]:
+        sys.exit(4)
+
+
+def _marked(snippet: str) -> str:
+    """The API's HTML snippet as rich markup: hits bold, entities decoded."""
+    text = escape(html.unescape(snippet.replace("<mark>", "\x01").replace("</mark>", "\x02")))
+    return text.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; use 0.0.0.0 only behind a firewall or a reverse proxy.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (2 on a 2-core machine for the most requests per second).")
+@click.option("--out", type=click.Path(path_type=Path), help="Site folder (default: build.out).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | None) -> None:
+    """Serve the built site and the JSON API (/api/articles, /api/search, /api/sources;
+    the schema at /api/openapi.json) until Ctrl-C."""
+    from finews.server import serve as run_server
+
+    settings = _settings(ctx)
+    site = out or settings.path(settings.build.out)
+    if not (site / "index.html").exists():
+        click.echo(f"warning: {site} has no index.html yet; run 'finews build' first", err=True)
+    _open(ctx).close()
+    click.echo(f"Serving {site} and the API at http://{host}:{port}/ (Ctrl-C stops)")
+    run_server(settings, site, host=host, port=port, workers=workers, config_path=ctx.obj["config_path"])
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the demo site (0: any free port).")
+@click.option("--dir", "folder", type=click.Path(path_type=Path),
+              help="Keep the demo archive and site here (default: a temporary folder).")
+@click.option("--every", default=5, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds between new articles on the mock server and between fetches.")
+@click.option("--search/--no-search", default=True, help="Build the Pagefind search index.")
+def demo(port: int, folder: Path | None, every: int, search: bool) -> None:
+    """Try finews offline: a mock news server publishes articles, finews collects them,
+    builds the site and serves it. Open the printed URL; Ctrl-C stops."""
+    import tempfile
+
+    from finews.demo import Demo
+
+    with tempfile.TemporaryDirectory(prefix="finews-demo-") as tmp:
+        root = folder or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        runner = Demo(root, host="127.0.0.1", port=port, interval=every, search=search)
+
+        def ready(d: Demo) -> None:
+            click.echo(f"finews demo: open {d.url}  (API: {d.url}api/articles; Ctrl-C stops)")
+            click.echo(f"archive and site in {root}")
+
+        runner.run(ready, _print_pass)
+    click.echo("Stopped.")
 
 
 def _when(ts: int) -> str:

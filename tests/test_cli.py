@@ -91,7 +91,7 @@ def test_database_from_environment(run, tmp_path, monkeypatch):
 
 def test_help_lists_every_command(run):
     output = run("--help").output
-    for command in ("init", "import", "export", "stats"):
+    for command in ("init", "import", "export", "stats", "fetch", "run", "build", "search", "serve", "demo"):
         assert command in output
     assert "Import Jekyll posts" in run("import", "jekyll", "--help").output
 
@@ -104,3 +104,30 @@ def test_python_dash_m(tmp_path):
         [sys.executable, "-m", "finews", "--version"], capture_output=True, text=True, check=True
     )
     assert "finews" in result.stdout
+
+
+def test_search(run):
+    run("import", "jekyll", str(POSTS))
+    result = run("search", "十四五", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)["articles"]
+    assert [h["title"] for h in hits] == ["推进十四五农业农村现代化建设目标公布"]
+    assert "<mark>十四五</mark>" in hits[0]["snippet"]
+    table = run("search", "的", "--limit", "3")
+    assert table.exit_code == 0 and "3 articles (more: raise --limit)" in table.output
+    assert run("search", "十四五", "--outlet", "东财滚动", "--since", "2021-12-08").exit_code == 0
+    assert run("search", "十四五", "--outlet", "emnews", "--until", "2021-12-07").exit_code == 4
+    assert run("search", "这个词不存在于任何文章").exit_code == 4
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+    (["--limit", "0"], "--limit: must be between 1 and 500"),
+    (["--outlet", "不存在"], "--outlet: no outlet"),
+])
+def test_search_errors_are_one_line(run, args, message):
+    run("import", "jekyll", str(POSTS))
+    result = run("search", "十四五", *args)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message}"), result.output
+    assert run("search", "***").output.startswith("Error: search query '***' has nothing to search for")

@@ -1,0 +1,184 @@
+"""Queries over the archive as the CLI and the JSON API ask them: filters in, plain dicts out.
+
+One place turns user input (an outlet name or slug, dates, a cursor) into store calls and
+articles into JSON, so that `finews search --json` and `/api/search` agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from finews.config import Settings
+from finews.model import Article, FinewsError
+from finews.site.pages import article_path
+from finews.store import Store
+from finews.store.base import SourceHealth, key_range
+from finews.store.fulltext import Query, SearchHit
+
+MAX_LIMIT = 500
+
+
+class BadRequest(FinewsError):
+    """Input that cannot be answered; ``field`` names the parameter at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Filters:
+    """What to select: all optional, combined with AND."""
+
+    outlet: str | None = None
+    tag: str | None = None
+    since: str | None = None
+    until: str | None = None
+    q: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+    ranked: bool = False
+
+
+def parse_time(value: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
+    """A date (the whole day in the site's time zone) or an ISO 8601 time."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time(), tz)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(field, f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _category(store: Store, outlet: str) -> str:
+    """An outlet given by its slug or by its name."""
+    counts = store.category_counts()
+    for c in counts:
+        if outlet in (c.slug, c.outlet):
+            return c.slug
+    raise BadRequest("outlet", f"no outlet {outlet!r} in the archive")
+
+
+class Archive:
+    """The archive as the API sees it."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    def _keys(self, f: Filters) -> tuple[int, int] | None:
+        tz = self.settings.tz
+        low, high = 0, (1 << 62)
+        if f.since:
+            low = key_range(parse_time(f.since, "since", tz, end=False), datetime.now(tz))[0]
+        if f.until:
+            high = key_range(datetime.now(tz), parse_time(f.until, "until", tz, end=True))[1]
+        if f.cursor:
+            if not f.cursor.isdigit() or len(f.cursor) > 19:
+                raise BadRequest("cursor", "not a cursor this API returned")
+            high = min(high, int(f.cursor) - 1)
+        if low > high:
+            return (1, 0)
+        return None if (low, high) == (0, 1 << 62) else (low, high)
+
+    def _check_limit(self, limit: int) -> None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest("limit", f"must be between 1 and {MAX_LIMIT}, not {limit}")
+
+    def articles(self, f: Filters) -> dict:
+        """Newest first, with a cursor for the next page; with ``q``, only matches."""
+        self._check_limit(f.limit)
+        if f.q:
+            return self.search(f)
+        category = _category(self.store, f.outlet) if f.outlet else None
+        rows = self.store.summaries(
+            category=category, tag=f.tag or None, keys=self._keys(f), limit=f.limit + 1
+        )
+        more = len(rows) > f.limit
+        rows = rows[: f.limit]
+        return {
+            "articles": [self.summary(a) for a in rows],
+            "next_cursor": str(rows[-1].key) if more else None,
+        }
+
+    def search(self, f: Filters) -> dict:
+        self._check_limit(f.limit)
+        if not f.q:
+            raise BadRequest("q", "give something to search for")
+        try:
+            query = Query.parse(f.q)
+        except FinewsError as exc:
+            raise BadRequest("q", str(exc)) from None
+        category = _category(self.store, f.outlet) if f.outlet else None
+        hits = self.store.search(
+            query, category=category, tag=f.tag or None, keys=self._keys(f),
+            limit=f.limit + 1, ranked=f.ranked,
+        )
+        more = len(hits) > f.limit and not f.ranked
+        hits = hits[: f.limit]
+        return {
+            "query": list(query.terms),
+            "articles": [self.hit(h) for h in hits],
+            "next_cursor": str(hits[-1].article.key) if more else None,
+        }
+
+    def article(self, article_id: str) -> dict | None:
+        article = self.store.get(article_id)
+        if article is None:
+            return None
+        data = self.summary(article)
+        data["html"] = article.html
+        data["aliases"] = [
+            article_path(category, article.published, code, self.settings.tz)
+            for category, code in article.aliases
+        ]
+        return data
+
+    def summary(self, a: Article) -> dict:
+        return {
+            "id": a.id,
+            "code": a.code,
+            "title": a.title,
+            "published": a.published.astimezone(self.settings.tz).isoformat(),
+            "outlet": a.outlet,
+            "category": a.category,
+            "tags": a.tags,
+            "digest": a.digest,
+            "url": a.url,
+            "page": article_path(a.category, a.published, a.code, self.settings.tz),
+            "source": a.source,
+        }
+
+    def hit(self, h: SearchHit) -> dict:
+        data = self.summary(h.article)
+        data["snippet"] = h.snippet
+        data["score"] = round(h.score, 6)
+        return data
+
+    def sources(self) -> list[dict]:
+        health = {h.name: h for h in self.store.source_health()}
+        rows = []
+        for source in self.settings.sources:
+            h = health.get(source.name, SourceHealth(source.name))
+            rows.append({
+                "name": source.name, "kind": source.kind, "enabled": source.enabled,
+                "interval": source.interval,
+                "last_run": _iso(h.last_run, self.settings.tz),
+                "last_success": _iso(h.last_success, self.settings.tz),
+                "last_error": h.last_error if h.consecutive_failures else "",
+                "consecutive_failures": h.consecutive_failures,
+                "items_last_run": h.items_last_run,
+                "next_due": _iso(h.next_due, self.settings.tz),
+                "healthy": h.consecutive_failures == 0 and h.last_success > 0,
+            })
+        return rows
+
+
+def _iso(ts: int, tz: ZoneInfo) -> str | None:
+    return datetime.fromtimestamp(ts, tz).isoformat() if ts else None

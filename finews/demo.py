@@ -1,0 +1,102 @@
+"""`finews demo`: the whole pipeline offline, against a mock news server on 127.0.0.1.
+
+A mock server publishes generated articles in Eastmoney's formats and keeps publishing;
+a `finews run` loop collects them into a fresh archive, rebuilds the site after every
+pass, and the server shows it, so new articles appear on the page within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from finews.config import FetchConfig, Settings, SourceSettings
+from finews.mocknews import MockNews, MockNewsServer
+from finews.run import RunLoop
+from finews.server import BackgroundServer, create_app
+from finews.site.build import BuildOptions, SiteBuilder
+from finews.store import open_store
+
+INITIAL_ARTICLES = 120
+
+
+def demo_settings(root: Path, mock_url: str, interval: int) -> Settings:
+    """Three sources like the original site's, pointed at the mock server."""
+    settings = Settings(root=root)
+    settings.site.title = "金融消息 · 演示"
+    settings.archive.database_url = str(root / "archive.db")
+    settings.build.out = str(root / "_site")
+    settings.fetch = FetchConfig(min_interval=0, retries=1, backoff=0.2)
+    common = {"interval": f"{interval}s", "article_url": f"{mock_url}/a/{{code}}.html"}
+    settings.sources = [
+        SourceSettings(name="demo-724", kind="eastmoney-fastnews",
+                       url=f"{mock_url}/comm/web/getFastNewsList", outlet="东财滚动",
+                       category="emnews", tags=["东财滚动新闻"], max_pages=3, **common),
+        SourceSettings(name="demo-yaowen", kind="eastmoney-columns",
+                       url=f"{mock_url}/comm/web/getNewsByColumns", params={"column": "0"},
+                       max_pages=3, **common),
+        SourceSettings(name="demo-cjzc", kind="eastmoney-columns",
+                       url=f"{mock_url}/comm/web/getNewsByColumns", params={"column": "1"},
+                       max_pages=3, **common),
+    ]
+    return settings
+
+
+class Demo:
+    """Mock news, collector, builder and server, started and stopped together."""
+
+    def __init__(self, root: Path, *, host: str, port: int, interval: int = 5,
+                 new_per_interval: int = 2, search: bool = True):
+        self.root = root
+        self.interval = interval
+        self.new_per_interval = new_per_interval
+        self.news = MockNews(columns=2)
+        self.news.publish(INITIAL_ARTICLES)
+        self.mock = MockNewsServer(self.news)
+        self.stopping = threading.Event()
+        self.host, self.port = host, port
+        self.search = search
+        self.loop: RunLoop | None = None
+        self.server: BackgroundServer | None = None
+        self.publisher = threading.Thread(target=self._keep_publishing, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def _keep_publishing(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.news.publish(self.new_per_interval)
+
+    def run(self, on_ready, on_pass) -> None:
+        """Blocks until SIGINT/SIGTERM (or ``stop``)."""
+        self.mock.start()
+        settings = demo_settings(self.root, self.mock.url, self.interval)
+        options = BuildOptions(
+            out=settings.path(settings.build.out), search=self.search, refresh_minutes=1
+        )
+        with open_store(settings.database_url) as store:
+            def publish() -> None:
+                SiteBuilder(store, settings, options).build()
+
+            self.loop = RunLoop(store, settings, publish=publish, max_sleep=1.0)
+            self.loop.on_pass = on_pass
+            on_pass(asyncio.run(self.loop.collector.run(settings.sources)))
+            publish()
+            self.server = BackgroundServer(create_app(settings, options.out), self.host, self.port)
+            self.server.start()
+            self.port = self.server.port
+            self.publisher.start()
+            on_ready(self)
+            try:
+                self.loop.run()
+            finally:
+                self.stopping.set()
+                self.server.stop()
+                self.mock.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.loop is not None:
+            self.loop.stopping.set()
