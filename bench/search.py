@@ -99,7 +99,7 @@ def main() -> None:
             started = time.perf_counter()
             expected = {k for k, t in zip(keys, texts, strict=True) if q in t}
             scan_times.append(time.perf_counter() - started)
-            found = {hit.article.key for hit in store.search(query, limit=None)}
+            found = {hit.article.key for hit in store.search(query, limit=None, snippets=False)}
             expected_total += len(expected)
             found_total += len(expected & found)
             extra_total += len(found - expected)

@@ -15,6 +15,7 @@ import json
 import mimetypes
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from finews.model import FinewsError
 from finews.store import open_store
 
 CACHE_BYTES = 64 * 1024 * 1024
+POSITION_TTL = 0.25
 CACHE_FILE_LIMIT = 1024 * 1024
 GZIP_MIN = 1024
 COMPRESSIBLE = ("text/", "application/json", "application/xml", "application/atom+xml",
@@ -224,6 +226,32 @@ class Api:
         self.settings = settings
         self.local = threading.local()
         self.cache: dict[str, tuple[int, bytes, bytes]] = {}
+        self.known_position = (0.0, -1)
+
+    def position(self) -> int:
+        """The archive's log position, read at most every POSITION_TTL seconds."""
+        checked, position = self.known_position
+        now = time.monotonic()
+        if now - checked > POSITION_TTL:
+            position = self.archive().store.log_position()
+            self.known_position = (now, position)
+        return position
+
+    async def send_cached(self, scope: Scope, send: Send) -> bool:
+        """Answer from the cache without routing or parsing, if the answer is there."""
+        if scope["method"] != "GET":
+            return False
+        hit = self.cache.get(scope["path"] + "?" + scope["query_string"].decode("latin-1"))
+        if hit is None or hit[0] != self.position():
+            return False
+        _, body, etag = hit
+        extra = [(b"etag", etag), (b"cache-control", b"no-cache")]
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and value == etag:
+                await _send(send, 304, b"", None, extra, head=True)
+                return True
+        await _send(send, 200, body, b"application/json", extra, head=False)
+        return True
 
     def archive(self) -> Archive:
         archive = getattr(self.local, "archive", None)
@@ -234,7 +262,7 @@ class Api:
     def _cached(self, request: Request, compute) -> Response:
         """The JSON for this URL, recomputed only when the archive has changed."""
         archive = self.archive()
-        position = archive.store.log_position()
+        position = self.position()
         key = request.url.path + "?" + request.url.query
         hit = self.cache.get(key)
         if hit is None or hit[0] != position:
@@ -277,7 +305,8 @@ class Api:
         return JSONResponse(data)
 
     async def sources(self, request: Request) -> Response:
-        return self._cached(request, lambda a: a.sources())
+        """Not cached: health changes on every fetch, without a change to the articles."""
+        return JSONResponse(self.archive().sources())
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_schema())
@@ -286,10 +315,27 @@ class Api:
         return _error(404, None, f"no API endpoint {request.url.path}; see /api/openapi.json")
 
 
-def create_app(settings: Settings, site_dir: Path, open_archive=None) -> Starlette:
+class FinewsApp:
+    """/api/... from the archive (cached answers straight away, the rest through Starlette's
+    routing), everything else from the built site."""
+
+    def __init__(self, api: Api, site: SiteFiles, starlette: Starlette):
+        self.api = api
+        self.site = site
+        self.starlette = starlette
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+            await self.site(scope, receive, send)
+        elif scope["type"] != "http" or not await self.api.send_cached(scope, send):
+            await self.starlette(scope, receive, send)
+
+
+def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsApp:
     """The whole server: /api/... from the archive, everything else from the built site."""
     open_archive = open_archive or (lambda: open_store(settings.database_url, settings.categories))
     api = Api(open_archive, settings)
+    site = SiteFiles(site_dir)
     routes = [
         Route("/api/articles", api.articles),
         Route("/api/articles/{article_id}", api.article),
@@ -297,12 +343,12 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> Starlet
         Route("/api/sources", api.sources),
         Route("/api/openapi.json", api.openapi),
         Route("/api/{rest:path}", api.not_found),
-        Mount("/", app=SiteFiles(site_dir)),
+        Mount("/", app=site),
     ]
-    return Starlette(routes=routes)
+    return FinewsApp(api, site, Starlette(routes=routes))
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> FinewsApp:
     """The app factory uvicorn's worker processes call (settings come through the env)."""
     from finews.config import load_settings
 
@@ -430,7 +476,7 @@ def serve(
 class BackgroundServer:
     """The server on a thread of this process, for `finews run --serve` and the demo."""
 
-    def __init__(self, app: Starlette, host: str, port: int):
+    def __init__(self, app: FinewsApp, host: str, port: int):
         import uvicorn
 
         self.server = uvicorn.Server(uvicorn.Config(

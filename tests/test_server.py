@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finews.model import BEIJING
-from finews.server import BackgroundServer, create_app, openapi_schema, safe_relative_path
+from finews.server import POSITION_TTL, BackgroundServer, create_app, openapi_schema, safe_relative_path
 from finews.store import open_store
 from finews.store.base import SourceHealth
 from tests.conftest import make_article
@@ -198,6 +199,7 @@ def test_api_sees_new_articles_and_revalidates(served):
     assert client.get("/api/articles?limit=1", headers={"if-none-match": etag}).status_code == 304
     fresh = make_article(900, title="刚到的快讯", published=datetime.now(BEIJING) + timedelta(days=1))
     store.upsert([fresh])
+    time.sleep(POSITION_TTL + 0.05)
     after = client.get("/api/articles?limit=1", headers={"if-none-match": etag})
     assert after.status_code == 200 and after.json()["articles"][0]["title"] == "刚到的快讯"
 
