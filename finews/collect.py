@@ -10,8 +10,11 @@ has stored a gap-free run of the oldest items, so the next pass continues from t
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,15 +60,38 @@ class Collector:
         self.settings = settings
         self.rolling = set(settings.jekyll.rolling_categories)
         self.should_stop = stop
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.skipped: list[str] = []
 
     def due(self, sources: list[SourceSettings], now: float | None = None) -> list[SourceSettings]:
         now = time.time() if now is None else now
         health = {h.name: h for h in self.store.source_health()}
         return [s for s in sources if s.enabled and health.get(s.name, SourceHealth(s.name)).next_due <= now]
 
+    def _lease(self, sources: list[SourceSettings], only_due: bool) -> list[SourceSettings]:
+        """The sources this collector may poll now: another collector on the same archive
+        holds the rest (or, with ``only_due``, has just polled them)."""
+        seconds = parse_duration(self.settings.fetch.lease)
+        leased = set(self.store.lease_sources([s.name for s in sources], self.holder, seconds))
+        mine = [s for s in sources if s.name in leased]
+        if only_due:
+            due = {s.name for s in self.due(mine)}
+            for s in mine:
+                if s.name not in due:
+                    self.store.release_source(s.name, self.holder)
+            mine = [s for s in mine if s.name in due]
+        self.skipped = [s.name for s in sources if s not in mine]
+        return mine
+
     async def run(
-        self, sources: list[SourceSettings], on_done: Callable[[SourceReport], None] | None = None
+        self,
+        sources: list[SourceSettings],
+        on_done: Callable[[SourceReport], None] | None = None,
+        *,
+        only_due: bool = False,
     ) -> list[SourceReport]:
+        """Poll the sources concurrently, each under a lease (see _lease)."""
+        sources = self._lease(sources, only_due)
         async with Fetcher(
             self.settings.fetch,
             validators=self.store.validators,
@@ -74,7 +100,10 @@ class Collector:
             self.fetcher = fetcher
 
             async def one(source_settings: SourceSettings) -> SourceReport:
-                report = await self.collect(build_source(source_settings), fetcher)
+                try:
+                    report = await self.collect(build_source(source_settings), fetcher)
+                finally:
+                    self.store.release_source(source_settings.name, self.holder)
                 if on_done:
                     on_done(report)
                 return report

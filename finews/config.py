@@ -67,6 +67,7 @@ class FetchConfig:
     robots: bool = True
     max_redirects: int = 5
     max_backoff: str = "6h"
+    lease: str = "10m"
 
 
 @dataclass
@@ -229,10 +230,11 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"build.{name}: expected 0 or more")
     if settings.build.per_page < 1:
         raise ConfigError("build.per_page: expected 1 or more")
-    try:
-        parse_duration(settings.fetch.max_backoff)
-    except ConfigError as exc:
-        raise ConfigError(f"fetch.max_backoff: {exc}") from exc
+    for name in ("max_backoff", "lease"):
+        try:
+            parse_duration(getattr(settings.fetch, name))
+        except ConfigError as exc:
+            raise ConfigError(f"fetch.{name}: {exc}") from exc
 
 
 SOURCE_KINDS = (

@@ -88,7 +88,7 @@ class RunLoop:
         while not self.stopping.is_set():
             due = self.collector.due(sources)
             if due:
-                reports = asyncio.run(self.collector.run(due))
+                reports = asyncio.run(self.collector.run(due, only_due=True))
                 self.on_pass(reports)
                 if any(r.new or r.updated for r in reports):
                     self._after_changes()

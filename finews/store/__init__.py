@@ -9,9 +9,9 @@ from finews.store.base import Store
 def open_store(url: str, category_overrides: dict[str, str] | None = None) -> Store:
     """Open the archive named by a path, ``sqlite:///path`` or ``postgresql://…``."""
     if url.startswith(("postgresql://", "postgres://")):
-        raise FinewsError(
-            f"cannot open {url}: the PostgreSQL backend is not available in this version"
-        )
+        from finews.store.postgres import PostgresStore
+
+        return PostgresStore(url, category_overrides)
     if url.startswith("sqlite:///"):
         url = url[len("sqlite:///") :]
     elif "://" in url:

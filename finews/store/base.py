@@ -168,8 +168,8 @@ class Store(ABC):
     def date_range(self) -> tuple[datetime, datetime] | None: ...
 
     @abstractmethod
-    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
-        """Every article, oldest first, read in batches so memory stays flat."""
+    def iter_articles(self, batch: int = 1000, after: int | None = None) -> Iterator[Article]:
+        """Every article (after a sort key), oldest first, in batches so memory stays flat."""
 
     @abstractmethod
     def article_aliases(self, article_id: str) -> list[tuple[str, str]]: ...
@@ -255,6 +255,41 @@ class Store(ABC):
         """Articles that contain every term of the query, newest first (or ranked by
         relevance and recency); ``limit=None`` returns every match. Without snippets,
         hits come back several times faster (for counting and analysis)."""
+
+    # -- several collectors: a source is polled by one collector at a time -------------------
+
+    @abstractmethod
+    def lease_sources(self, names: list[str], holder: str, seconds: float) -> list[str]:
+        """Of the named sources, those now leased to ``holder`` for ``seconds``: free ones and
+        those whose lease expired (a collector that died) or that it already holds."""
+
+    @abstractmethod
+    def release_source(self, name: str, holder: str) -> None: ...
+
+    # -- copying between archives (finews migrate) ---------------------------------------------
+
+    @abstractmethod
+    def fingerprints(self, after: int = -1, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        """(sort key, id, content hash) of every article after ``after``, in key order."""
+
+    @abstractmethod
+    def last_key(self) -> int:
+        """The highest sort key, -1 for an empty archive."""
+
+    @abstractmethod
+    def restore(self, articles: list[Article], content_hashes: list[str]) -> None:
+        """Store articles exactly as another archive holds them (keys, times, aliases), in
+        one transaction; ones already present are left alone."""
+
+    @abstractmethod
+    def stored_hashes(self, keys: list[int]) -> dict[int, str]: ...
+
+    @abstractmethod
+    def dump_state(self) -> dict[str, list[tuple]]:
+        """Everything besides the articles: categories, aliases, changes, source health."""
+
+    @abstractmethod
+    def load_state(self, state: dict[str, list[tuple]]) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

@@ -123,6 +123,7 @@ def _stored_fields(article: Article) -> tuple:
 
 
 
+STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators")
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
 _HEALTH_COLUMNS = (
     "last_run", "last_success", "last_error_at", "last_error", "consecutive_failures",
@@ -136,6 +137,7 @@ class SQLStore(Store):
     category_overrides: dict[str, str]
     integrity_errors: tuple[type[Exception], ...]
     no_limit: Any = None
+    skip_locked = ""
 
     @abstractmethod
     def _x(self, sql: str, params: tuple | list = ()) -> Any:
@@ -148,6 +150,10 @@ class SQLStore(Store):
     @abstractmethod
     def _begin(self) -> None:
         """Start a write transaction that no other writer can interleave with."""
+
+    @abstractmethod
+    def _begin_plain(self) -> None:
+        """Start a write transaction (row locks are enough)."""
 
     @abstractmethod
     def _inserted(self, sql: str, rows: list) -> int:
@@ -403,8 +409,8 @@ class SQLStore(Store):
             return None
         return _dt(low), _dt(high)
 
-    def iter_articles(self, batch: int = 1000) -> Iterator[Article]:
-        last = None
+    def iter_articles(self, batch: int = 1000, after: int | None = None) -> Iterator[Article]:
+        last = after
         while True:
             if last is None:
                 sql, params = f"SELECT {_FULL} FROM articles ORDER BY key LIMIT ?", (batch,)
@@ -562,3 +568,98 @@ class SQLStore(Store):
         ).fetchall()
         return [(row[0], row[1], _row_to_article(row[2:])) for row in rows]
 
+
+    # -- several collectors -------------------------------------------------------------------
+
+    def lease_sources(self, names: list[str], holder: str, seconds: float) -> list[str]:
+        if not names:
+            return []
+        now = int(time.time())
+        marks = ",".join("?" * len(names))
+        self._begin_plain()
+        try:
+            self._xm("INSERT INTO source_leases (name) VALUES (?) ON CONFLICT DO NOTHING",
+                     [(n,) for n in names])
+            free = [name for (name,) in self._x(
+                f"SELECT name FROM source_leases WHERE name IN ({marks}) "
+                f"AND (expires < ? OR holder = ?) ORDER BY name{self.skip_locked}",
+                (*names, now, holder),
+            ).fetchall()]
+            self._xm("UPDATE source_leases SET holder = ?, expires = ? WHERE name = ?",
+                     [(holder, now + int(seconds) + 1, name) for name in free])
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+        return free
+
+    def release_source(self, name: str, holder: str) -> None:
+        self._x("UPDATE source_leases SET holder = '', expires = 0 WHERE name = ? AND holder = ?",
+                (name, holder))
+
+    # -- copying between archives ------------------------------------------------------------
+
+    def fingerprints(self, after: int = -1, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        while True:
+            rows = self._x(
+                "SELECT key, id, content_hash FROM articles WHERE key > ? ORDER BY key LIMIT ?",
+                (after, batch),
+            ).fetchall()
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def last_key(self) -> int:
+        return self._x("SELECT COALESCE(MAX(key), -1) FROM articles").fetchone()[0]
+
+    def restore(self, articles: list[Article], content_hashes: list[str]) -> None:
+        rows, tag_rows, alias_rows, log_rows = [], [], [], []
+        for a, digest in zip(articles, content_hashes, strict=True):
+            fields = _stored_fields(a)
+            html = _html_column(a.body, a.html)
+            rows.append((a.key, a.id, *fields, digest, _ts(a.first_seen), _ts(a.last_changed),
+                         a.source, html))
+            tag_rows += [(tag, a.key) for tag in a.tags]
+            alias_rows += [(category, code, a.id) for category, code in a.aliases]
+            log_rows.append(("put", a.key, a.id, a.code, a.category, fields[2], fields[5]))
+        self._begin()
+        try:
+            known = {k for (k,) in self._x(
+                f"SELECT key FROM articles WHERE key IN ({','.join('?' * len(rows))})",
+                [r[0] for r in rows],
+            )} if rows else set()
+            fresh = [i for i, r in enumerate(rows) if r[0] not in known]
+            self._xm(_INSERT_ARTICLE, [rows[i] for i in fresh])
+            self._index([(articles[i].key, articles[i]) for i in fresh])
+            self._xm(_INSERT_TAG, tag_rows)
+            self._xm("INSERT INTO article_aliases VALUES (?, ?, ?) ON CONFLICT DO NOTHING", alias_rows)
+            self._xm(
+                "INSERT INTO article_log (action, key, id, code, category, published, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [log_rows[i] for i in fresh])
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+
+    def stored_hashes(self, keys: list[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(keys))
+        return dict(self._x(f"SELECT key, content_hash FROM articles WHERE key IN ({marks})", keys))
+
+    def dump_state(self) -> dict[str, list[tuple]]:
+        return {table: [tuple(r) for r in self._x(f"SELECT * FROM {table}")] for table in STATE_TABLES}
+
+    def load_state(self, state: dict[str, list[tuple]]) -> None:
+        self._begin()
+        try:
+            for table, rows in state.items():
+                if rows:
+                    marks = ",".join("?" * len(rows[0]))
+                    conflict = "" if table == "changes" else " ON CONFLICT DO NOTHING"
+                    if table == "changes":
+                        self._x("DELETE FROM changes")
+                    self._xm(f"INSERT INTO {table} VALUES ({marks}){conflict}", rows)
+            self._x("COMMIT")
+        except BaseException:
+            self._x("ROLLBACK")
+            raise

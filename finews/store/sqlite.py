@@ -117,6 +117,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         title, body, content='', tokenize='ascii', detail=full
     );
     """,
+    """
+    CREATE TABLE source_leases (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '', expires INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 _INSERT_TOKENS = "INSERT INTO search_index (rowid, title, body) VALUES (?, ?, ?)"
@@ -223,6 +228,8 @@ class SQLiteStore(SQLStore):
 
     def _begin(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
+
+    _begin_plain = _begin
 
     def _inserted(self, sql: str, rows: list) -> int:
         before = self.db.total_changes

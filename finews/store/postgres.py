@@ -1,0 +1,281 @@
+"""The PostgreSQL archive (psycopg 3): for millions of articles and several collectors.
+
+Writers take a transaction-level advisory lock, so upserts from several processes are
+applied one batch at a time and an article can never be stored twice. Search keeps each
+article's normalised text in ``search_text`` and matches terms with ``LIKE``, which is
+exact by construction; pg_trgm, when it can be installed, indexes it.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+from finews.model import Article, FinewsError
+from finews.store.base import relevance_score
+from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, article_text, searchable_text
+from finews.store.sql import _FULL_A, SQLStore, _confirmed
+
+WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
+
+MIGRATIONS = [
+    """
+    CREATE TABLE articles (
+        key BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        code TEXT NOT NULL,
+        title TEXT NOT NULL,
+        published BIGINT NOT NULL,
+        outlet TEXT NOT NULL,
+        category TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_changed BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        body TEXT NOT NULL,
+        html TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX articles_category ON articles (category, key);
+    CREATE TABLE article_tags (tag TEXT NOT NULL, key BIGINT NOT NULL, PRIMARY KEY (tag, key));
+    CREATE TABLE article_aliases (
+        category TEXT NOT NULL, code TEXT NOT NULL, article_id TEXT NOT NULL,
+        PRIMARY KEY (category, code)
+    );
+    CREATE INDEX article_aliases_article ON article_aliases (article_id);
+    CREATE TABLE categories (slug TEXT PRIMARY KEY, outlet TEXT NOT NULL, created BIGINT NOT NULL);
+    CREATE INDEX categories_outlet ON categories (outlet);
+    CREATE TABLE category_aliases (alias TEXT PRIMARY KEY, slug TEXT NOT NULL);
+    CREATE TABLE changes (
+        article_id TEXT NOT NULL, previous_hash TEXT NOT NULL,
+        previous_changed BIGINT NOT NULL, changed_at BIGINT NOT NULL
+    );
+    CREATE INDEX changes_article ON changes (article_id);
+    CREATE TABLE source_health (
+        name TEXT PRIMARY KEY,
+        last_run BIGINT NOT NULL DEFAULT 0,
+        last_success BIGINT NOT NULL DEFAULT 0,
+        last_error_at BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        items_last_run INTEGER NOT NULL DEFAULT 0,
+        next_due BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE http_validators (url TEXT PRIMARY KEY, etag TEXT NOT NULL, last_modified TEXT NOT NULL);
+    CREATE TABLE article_log (
+        seq BIGSERIAL PRIMARY KEY,
+        action TEXT NOT NULL,
+        key BIGINT NOT NULL,
+        id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        category TEXT NOT NULL,
+        published BIGINT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE TABLE search_text (key BIGINT PRIMARY KEY, text TEXT NOT NULL);
+    CREATE TABLE source_leases (
+        name TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '', expires BIGINT NOT NULL DEFAULT 0
+    )
+    """,
+]
+
+
+@lru_cache(maxsize=512)
+def _pg(sql: str) -> str:
+    """Our portable statements use ``?``; psycopg wants ``%s``."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class PostgresStore(SQLStore):
+    no_limit = None
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, category_overrides: dict[str, str] | None = None):
+        import psycopg
+
+        self.url = url
+        self.category_overrides = category_overrides or {}
+        self.integrity_errors = (psycopg.errors.IntegrityError,)
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise FinewsError(
+                f"cannot connect to the PostgreSQL archive {_redacted(url)}: "
+                f"{str(exc).strip().splitlines()[0]}. Is the server running and the URL right?"
+            ) from None
+        self._migrate()
+
+    # -- the engine ------------------------------------------------------------------------
+
+    def _x(self, sql: str, params: tuple | list = ()) -> Any:
+        return self.conn.execute(_pg(sql), params)
+
+    def _xm(self, sql: str, rows: list) -> None:
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN")
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
+    def _begin_plain(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def _inserted(self, sql: str, rows: list) -> int:
+        count = 0
+        for row in rows:
+            count += self.conn.execute(_pg(sql), row).rowcount
+        return count
+
+    def _index(self, rows: list[tuple[int, Article]]) -> None:
+        self._xm("INSERT INTO search_text VALUES (?, ?)", [(key, article_text(a)) for key, a in rows])
+
+    def _unindex(self, key: int) -> None:
+        self._x("DELETE FROM search_text WHERE key = ?", (key,))
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self._begin()
+        try:
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(MIGRATIONS):
+                raise FinewsError(
+                    f"archive {_redacted(self.url)} has schema version {version}, newer than "
+                    f"this finews understands ({len(MIGRATIONS)}); upgrade finews"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self._set_meta("schema_version", str(number))
+            self._trigram_index()
+            row = self.conn.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
+            if row is None or row[0] != INDEX_VERSION:
+                self._reindex()
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._x("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (key, value))
+
+    def _trigram_index(self) -> None:
+        """pg_trgm speeds up searches for terms of three characters or more; without the
+        extension (it needs the right to create it) search is as exact, only slower."""
+        if self.conn.execute("SELECT 1 FROM meta WHERE key='trigram_index'").fetchone():
+            return
+        self.conn.execute("SAVEPOINT trigram")
+        try:
+            self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            self.conn.execute(
+                "CREATE INDEX IF NOT EXISTS search_text_trigram ON search_text USING gin (text gin_trgm_ops)"
+            )
+            self._set_meta("trigram_index", "1")
+            self.conn.execute("RELEASE trigram")
+        except Exception:
+            self.conn.execute("ROLLBACK TO trigram")
+
+    def _reindex(self) -> None:
+        self.conn.execute("DELETE FROM search_text")
+        last = -1
+        while True:
+            rows = self._x(
+                "SELECT key, title, body, html FROM articles WHERE key > ? ORDER BY key LIMIT 1000",
+                (last,),
+            ).fetchall()
+            if not rows:
+                break
+            self._xm("INSERT INTO search_text VALUES (?, ?)",
+                     [(key, searchable_text(title, html or body)) for key, title, body, html in rows])
+            last = rows[-1][0]
+        self._set_meta("search_version", INDEX_VERSION)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: Query,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        limit: int | None = 20,
+        ranked: bool = False,
+        snippets: bool = True,
+    ) -> list[SearchHit]:
+        clauses, params = ["t.text LIKE ALL(?)"], [[_like(term) for term in query.terms]]
+        if category is not None:
+            clauses.append("a.category = ?")
+            params.append(category)
+        if tag is not None:
+            clauses.append("a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
+            params.append(tag)
+        if keys is not None:
+            clauses.append("a.key BETWEEN ? AND ?")
+            params += list(keys)
+        order = "a.key DESC"
+        if ranked:
+            order = "split_part(t.text, E'\\n', 1) LIKE ALL(?) DESC, a.key DESC"
+            params.append(params[0])
+        rows = self._x(
+            f"SELECT {_FULL_A}, split_part(t.text, E'\\n', 1) LIKE ALL(?) FROM search_text t "
+            f"JOIN articles a ON a.key = t.key WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?",
+            (params[0], *params, limit),
+        ).fetchall()
+        now = time.time()
+        hits = []
+        for row in rows:
+            score = _title_score(row[0], row[-1], now) if ranked else 0.0
+            hit = _confirmed(row[:-1], query, score, with_snippet=snippets)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        return self.conn.execute(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+        ).fetchone()[0]
+
+    def integrity_check(self) -> str:
+        missing = self.conn.execute(
+            "SELECT COUNT(*) FROM articles a LEFT JOIN search_text t USING (key) WHERE t.key IS NULL"
+        ).fetchone()[0]
+        return "ok" if missing == 0 else f"{missing} articles missing from the search index"
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _title_score(key: int, in_title: bool, now: float) -> float:
+    return relevance_score(2.0 if in_title else 0.0, key, now)
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
