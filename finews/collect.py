@@ -68,20 +68,16 @@ class Collector:
         health = {h.name: h for h in self.store.source_health()}
         return [s for s in sources if s.enabled and health.get(s.name, SourceHealth(s.name)).next_due <= now]
 
-    def _lease(self, sources: list[SourceSettings], only_due: bool) -> list[SourceSettings]:
-        """The sources this collector may poll now: another collector on the same archive
-        holds the rest (or, with ``only_due``, has just polled them)."""
+    def _lease(self, source: SourceSettings, only_due: bool) -> bool:
+        """Whether this collector may poll the source now: another collector on the same
+        archive may hold it (or, with ``only_due``, have just polled it)."""
         seconds = parse_duration(self.settings.fetch.lease)
-        leased = set(self.store.lease_sources([s.name for s in sources], self.holder, seconds))
-        mine = [s for s in sources if s.name in leased]
-        if only_due:
-            due = {s.name for s in self.due(mine)}
-            for s in mine:
-                if s.name not in due:
-                    self.store.release_source(s.name, self.holder)
-            mine = [s for s in mine if s.name in due]
-        self.skipped = [s.name for s in sources if s not in mine]
-        return mine
+        if not self.store.lease_sources([source.name], self.holder, seconds):
+            return False
+        if only_due and not self.due([source]):
+            self.store.release_source(source.name, self.holder)
+            return False
+        return True
 
     async def run(
         self,
@@ -90,8 +86,12 @@ class Collector:
         *,
         only_due: bool = False,
     ) -> list[SourceReport]:
-        """Poll the sources concurrently, each under a lease (see _lease)."""
-        sources = self._lease(sources, only_due)
+        """Poll the sources, ``fetch.sources_at_once`` at a time, each under a lease, so
+        that several collectors on one archive share the work and never poll one source
+        together. Sources held elsewhere are listed in ``self.skipped``."""
+        waiting = list(sources)
+        reports: dict[str, SourceReport] = {}
+        self.skipped = []
         async with Fetcher(
             self.settings.fetch,
             validators=self.store.validators,
@@ -99,16 +99,23 @@ class Collector:
         ) as fetcher:
             self.fetcher = fetcher
 
-            async def one(source_settings: SourceSettings) -> SourceReport:
-                try:
-                    report = await self.collect(build_source(source_settings), fetcher)
-                finally:
-                    self.store.release_source(source_settings.name, self.holder)
-                if on_done:
-                    on_done(report)
-                return report
+            async def worker() -> None:
+                while waiting:
+                    source_settings = waiting.pop(0)
+                    if not self._lease(source_settings, only_due):
+                        self.skipped.append(source_settings.name)
+                        continue
+                    try:
+                        report = await self.collect(build_source(source_settings), fetcher)
+                    finally:
+                        self.store.release_source(source_settings.name, self.holder)
+                    reports[source_settings.name] = report
+                    if on_done:
+                        on_done(report)
 
-            return list(await asyncio.gather(*(one(s) for s in sources)))
+            slots = max(1, min(len(waiting), self.settings.fetch.sources_at_once))
+            await asyncio.gather(*(worker() for _ in range(slots)))
+        return [reports[s.name] for s in sources if s.name in reports]
 
     async def collect(self, source: Source, fetcher: Fetcher) -> SourceReport:
         """One pass over one source; every failure ends up in the report, never raised."""

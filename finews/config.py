@@ -68,6 +68,7 @@ class FetchConfig:
     max_redirects: int = 5
     max_backoff: str = "6h"
     lease: str = "10m"
+    sources_at_once: int = 16
 
 
 @dataclass
@@ -230,6 +231,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"build.{name}: expected 0 or more")
     if settings.build.per_page < 1:
         raise ConfigError("build.per_page: expected 1 or more")
+    if settings.fetch.sources_at_once < 1:
+        raise ConfigError("fetch.sources_at_once: expected 1 or more")
     for name in ("max_backoff", "lease"):
         try:
             parse_duration(getattr(settings.fetch, name))
