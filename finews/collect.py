@@ -79,6 +79,13 @@ class Collector:
             return False
         return True
 
+    async def _keep_lease(self, name: str) -> None:
+        """Renew the lease while a long pass runs, so it only expires if this process dies."""
+        seconds = parse_duration(self.settings.fetch.lease)
+        while True:
+            await asyncio.sleep(seconds / 3)
+            self.store.lease_sources([name], self.holder, seconds)
+
     async def run(
         self,
         sources: list[SourceSettings],
@@ -105,9 +112,11 @@ class Collector:
                     if not self._lease(source_settings, only_due):
                         self.skipped.append(source_settings.name)
                         continue
+                    renewing = asyncio.create_task(self._keep_lease(source_settings.name))
                     try:
                         report = await self.collect(build_source(source_settings), fetcher)
                     finally:
+                        renewing.cancel()
                         self.store.release_source(source_settings.name, self.holder)
                     reports[source_settings.name] = report
                     if on_done:

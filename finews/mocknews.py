@@ -13,6 +13,7 @@ import html
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +55,8 @@ class MockNews:
         self.clock = start or datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)
         self.requests = 0
         self.lock = threading.Lock()
+        self.log: list[tuple[float, str, str]] | None = None
+        """When a list: (time, User-Agent, what was asked: a column or 'fast') per request."""
 
     def _sentence(self) -> str:
         return "".join(self.rng.choice(WORDS) for _ in range(self.rng.randint(8, 18))) + "。"
@@ -136,10 +139,12 @@ class MockNews:
             f"</body></html>"
         ).encode()
 
-    def respond(self, target: str) -> tuple[int, str, bytes]:
+    def respond(self, target: str, agent: str = "") -> tuple[int, str, bytes]:
         self.requests += 1
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if self.log is not None:
+            self.log.append((time.monotonic(), agent, self._subject(parts.path, query)))
         if parts.path == "/comm/web/getFastNewsList":
             return 200, "application/json; charset=utf-8", self.fast_news(query)
         if parts.path == "/comm/web/getNewsByColumns":
@@ -151,6 +156,15 @@ class MockNews:
         if parts.path == "/robots.txt":
             return 200, "text/plain", b"User-agent: *\nAllow: /\n"
         return 404, "text/plain", b"not found"
+
+
+    def _subject(self, path: str, query: dict[str, str]) -> str:
+        if path.startswith("/a/"):
+            article = self.by_code.get(path[3:].removesuffix(".html"))
+            return f"column-{article.column}" if article else "?"
+        if "column" in query:
+            return f"column-{query['column']}"
+        return "fast" if "FastNews" in path else path
 
 
 def _sort(article: MockArticle) -> str:
@@ -169,7 +183,9 @@ async def _handle(news: MockNews, reader: asyncio.StreamReader, writer: asyncio.
             parts = request_line.split(" ")
             if len(parts) != 3:
                 break
-            status, content_type, body = news.respond(parts[1])
+            agent = next((line[11:].strip() for line in head.decode("latin-1").split("\r\n")
+                          if line.lower().startswith("user-agent:")), "")
+            status, content_type, body = news.respond(parts[1], agent)
             reason = "OK" if status == 200 else "Not Found"
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
