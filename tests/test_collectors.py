@@ -3,6 +3,7 @@ two collectors at the same time, and a collector killed mid-run loses nothing.""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -62,6 +63,10 @@ def _collector(config: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _start_collectors(root, mock: str, database: str) -> list[subprocess.Popen]:
+    return [_collector(_config(root, f"collector-{i}", mock, database)) for i in range(COLLECTORS)]
+
+
 def _assert_no_source_polled_twice_at_once(log) -> None:
     spans: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for at, agent, subject in log:
@@ -69,7 +74,7 @@ def _assert_no_source_polled_twice_at_once(log) -> None:
         span[0], span[1] = min(span[0], at), max(span[1], at)
     for subject, by_agent in spans.items():
         ordered = sorted(by_agent.values())
-        for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ordered):
             assert end < start, f"{subject} was polled by two collectors at once: {by_agent}"
 
 
@@ -84,7 +89,7 @@ def _assert_complete(url: str, news: MockNews) -> None:
 def test_four_collectors_store_every_article_once(news, tmp_path):
     with fresh_postgres_url() as url:
         open_store(url).close()
-        collectors = [_collector(_config(tmp_path, f"collector-{i}", news.url, url)) for i in range(COLLECTORS)]
+        collectors = _start_collectors(tmp_path, news.url, url)
         outputs = [c.communicate(timeout=300)[0] for c in collectors]
         assert [c.returncode for c in collectors] == [0] * COLLECTORS, outputs
         _assert_complete(url, news)
@@ -96,7 +101,7 @@ def test_four_collectors_store_every_article_once(news, tmp_path):
 def test_a_collector_killed_mid_run_loses_nothing(news, tmp_path):
     with fresh_postgres_url() as url:
         open_store(url).close()
-        collectors = [_collector(_config(tmp_path, f"collector-{i}", news.url, url)) for i in range(COLLECTORS)]
+        collectors = _start_collectors(tmp_path, news.url, url)
         deadline = time.monotonic() + 60
         while sum(agent == "collector-0" for _, agent, _ in news.log) < 100 and time.monotonic() < deadline:
             time.sleep(0.05)
