@@ -89,6 +89,10 @@ class Article:
         if self.published.tzinfo is None:
             self.published = self.published.replace(tzinfo=BEIJING)
         self.tags = [t for t in (_CONTROL.sub("", str(tag)).strip() for tag in self.tags) if t]
+        for name in ("title", "outlet", "body", "digest", "url"):
+            value = getattr(self, name)
+            if "\x00" in value:  # no news has one; PostgreSQL, XML and feeds cannot hold it
+                setattr(self, name, value.replace("\x00", ""))
 
     @classmethod
     def trusted(cls, **fields: object) -> Article:

@@ -150,3 +150,11 @@ def test_schema_is_versioned(tmp_path):
     with open_store(str(tmp_path / "a.db")) as s:
         assert s.schema_version >= 1
         assert s.integrity_check() == "ok"
+
+
+def test_nul_characters_are_dropped_on_every_backend(store):
+    from tests.conftest import make_article
+
+    store.upsert([make_article(1, title="标\x00题", body="<p>正\x00文</p>")])
+    stored = store.get(make_article(1).id)
+    assert (stored.title, stored.body) == ("标题", "<p>正文</p>")
