@@ -34,6 +34,7 @@ _COLUMNS = (
 _SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
 _FULL = f"{_COLUMNS}, body, html"
 _FULL_A = ", ".join("a." + c.strip() for c in _FULL.split(","))
+_SUMMARY_A = ", ".join("a." + c.strip() for c in _COLUMNS.split(",")) + ", '', ''"
 
 
 def _html_column(body: str, clean: str) -> str:

@@ -17,7 +17,7 @@ from finews.store.fulltext import (
     index_tokens,
     searchable_text,
 )
-from finews.store.sql import _FULL, _FULL_A, SQLStore, _confirmed, _html_column
+from finews.store.sql import _FULL, _FULL_A, _SUMMARY_A, SQLStore, _confirmed, _html_column
 
 
 def _backfill_html(db: sqlite3.Connection) -> None:
@@ -275,11 +275,12 @@ class SQLiteStore(SQLStore):
             return self._ranked(query, where, params, limit)
         hits: list[SearchHit] = []
         upper = None
+        columns = _FULL_A if snippets or not query.exact() else _SUMMARY_A
         step = 64 if limit is None else max(limit + limit // 4, 8)
         while limit is None or len(hits) < limit:
             bound = " AND s.rowid < ?" if upper is not None else ""
             rows = self.db.execute(
-                f"SELECT {_FULL_A} FROM search_index s JOIN articles a ON a.key = s.rowid "
+                f"SELECT {columns} FROM search_index s JOIN articles a ON a.key = s.rowid "
                 f"WHERE {where}{bound} ORDER BY s.rowid DESC LIMIT ?",
                 (*params, *((upper,) if upper is not None else ()), step),
             ).fetchall()
