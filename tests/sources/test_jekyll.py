@@ -148,7 +148,9 @@ def test_any_title_is_valid_yaml_and_reads_back(title):
     assert yaml.safe_load(f"title: {quoted}")["title"] == title
     article = make_article(1, title=title)
     text = jekyll.format_post(article, STYLE)
-    assert jekyll.parse_post(text, jekyll.post_file_name(article, BEIJING), STYLE).title == title
+    # the article dropped NUL characters (see Article), the rest reads back as written
+    assert article.title == title.replace("\x00", "")
+    assert jekyll.parse_post(text, jekyll.post_file_name(article, BEIJING), STYLE).title == article.title
 
 
 def test_export_then_import_reproduces_the_archive(store, tmp_path):
