@@ -122,14 +122,21 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         name TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '', expires INTEGER NOT NULL DEFAULT 0
     );
     """,
+    """
+    CREATE VIRTUAL TABLE search_titles USING fts5(
+        title, content='', tokenize='ascii', detail=full
+    );
+    """,
 ]
 
 _INSERT_TOKENS = "INSERT INTO search_index (rowid, title, body) VALUES (?, ?, ?)"
+_INSERT_TITLE = "INSERT INTO search_titles (rowid, title) VALUES (?, ?)"
 
 
 def _reindex(db: sqlite3.Connection) -> None:
     """Rebuild the search index from the articles (after a change of tokens)."""
     db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+    db.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
     last = -1
     while True:
         rows = db.execute(
@@ -138,9 +145,11 @@ def _reindex(db: sqlite3.Connection) -> None:
         ).fetchall()
         if not rows:
             break
+        tokens = [(key, *_stored_tokens(title, body, html)) for key, title, body, html in rows]
+        db.executemany(_INSERT_TITLE, [(key, title) for key, title, _ in tokens])
         db.executemany(
             _INSERT_TOKENS,
-            [(key, *_stored_tokens(title, body, html)) for key, title, body, html in rows],
+            tokens,
         )
         last = rows[-1][0]
     db.execute("INSERT OR REPLACE INTO meta VALUES ('search_version', ?)", (INDEX_VERSION,))
@@ -238,15 +247,21 @@ class SQLiteStore(SQLStore):
 
     def _index(self, rows: list[tuple[int, Article]]) -> None:
         self.db.executemany(_INSERT_TOKENS, [(key, *a.search_tokens) for key, a in rows])
+        self.db.executemany(_INSERT_TITLE, [(key, a.search_tokens[0]) for key, a in rows])
 
     def _unindex(self, key: int) -> None:
         """Remove an article from the contentless index, which needs the tokens it holds."""
         title, body, html = self.db.execute(
             "SELECT title, body, html FROM articles WHERE key=?", (key,)
         ).fetchone()
+        tokens = _stored_tokens(title, body, html)
         self.db.execute(
             "INSERT INTO search_index (search_index, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-            (key, *_stored_tokens(title, body, html)),
+            (key, *tokens),
+        )
+        self.db.execute(
+            "INSERT INTO search_titles (search_titles, rowid, title) VALUES ('delete', ?, ?)",
+            (key, tokens[0]),
         )
 
     def size_bytes(self) -> int:
@@ -301,13 +316,13 @@ class SQLiteStore(SQLStore):
         first; then the other matches, newest first. bm25 over the bodies would need a
         scan of every match of a phrase, seconds for a common word, so the body counts
         only as a match. Candidates: the newest RANKED_CANDIDATES of each kind."""
-        title_params = ("title : " + params[0], *params[1:])
+        title_where = where.replace("search_index MATCH ?", "search_titles MATCH ?", 1)
         now = time.time()
         titled = self.db.execute(
-            f"SELECT s.rowid, bm25(search_index, 1.0, 0.0) FROM search_index s "
-            f"JOIN articles a ON a.key = s.rowid WHERE {where} "
+            f"SELECT s.rowid, bm25(search_titles) FROM search_titles s "
+            f"JOIN articles a ON a.key = s.rowid WHERE {title_where} "
             "ORDER BY s.rowid DESC LIMIT ?",
-            (*title_params, RANKED_CANDIDATES),
+            (*params, RANKED_CANDIDATES),
         ).fetchall()
         order = sorted(
             ((relevance_score(1.0 - bm25, key, now), key) for key, bm25 in titled), reverse=True
