@@ -10,11 +10,8 @@ has stored a gap-free run of the oldest items, so the next pass continues from t
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +21,7 @@ from finews.model import Article, FinewsError, InvalidArticle
 from finews.sources import build_source
 from finews.sources.base import Item, Page, Source, summary_body
 from finews.store import Store
-from finews.store.base import SourceHealth
+from finews.store.base import SourceHealth, new_holder
 
 
 @dataclass
@@ -60,7 +57,7 @@ class Collector:
         self.settings = settings
         self.rolling = set(settings.jekyll.rolling_categories)
         self.should_stop = stop
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = new_holder()
         self.skipped: list[str] = []
 
     def due(self, sources: list[SourceSettings], now: float | None = None) -> list[SourceSettings]:

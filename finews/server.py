@@ -70,8 +70,8 @@ def safe_relative_path(path: str) -> str | None:
     if "\x00" in path or "\\" in path or not path.startswith("/"):
         return None
     parts = [p for p in path.split("/") if p not in ("", ".")]
-    if any(p == ".." or p.startswith("~") or ":" in p for p in parts):
-        return None
+    if any(p.startswith((".", "~")) or ":" in p for p in parts):
+        return None  # '..', and hidden files such as the build's .finews/ manifest
     relative = "/".join(parts)
     if path.endswith("/") or not relative:
         relative = f"{relative}/index.html".lstrip("/")

@@ -89,7 +89,7 @@ def test_article_pages_and_clean_urls(served):
     b"/../secret.txt", b"/../../../../etc/passwd", b"/%2e%2e/secret.txt", b"/%2E%2E/%2e%2e/etc/passwd",
     b"/..%2fsecret.txt", b"/static/..%2f..%2fsecret.txt", b"//etc/passwd", b"/%00", b"/index.html%00.txt",
     b"/..\\secret.txt", b"/%5c..%5csecret.txt", b"/C:/Windows/win.ini", b"/~root/.bashrc",
-    b"/static/../../secret.txt", b"/api/../../secret.txt",
+    b"/static/../../secret.txt", b"/api/../../secret.txt", b"/.finews/manifest.sqlite",
 ])
 def test_path_traversal_is_a_404(served, target):
     _, _, port = served

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import sqlite3
 from pathlib import Path
 
 MANIFEST = ".finews/manifest.sqlite"
+_NUMBERS = itertools.count()
+"""Names of temporary files, unique in the process (several Outputs write at once)."""
+TEMPORARY = ".finews/tmp"
+"""Files are written here, then renamed into place: a killed build leaves its half-written
+files in this one folder, where the next build sweeps them away."""
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def digest(data: bytes) -> str:
@@ -33,6 +49,10 @@ class Output:
         self.folders: set[str] = set()
         self.base = str(root)
         self.pid = os.getpid()
+        self.tmp = f"{self.base}/{TEMPORARY}"
+        os.makedirs(self.tmp, exist_ok=True)
+        if not read_only:
+            self._sweep()
         self.written = 0
         self.unchanged = 0
         self.removed = 0
@@ -57,11 +77,11 @@ class Output:
         if self.known_hash(path) == new and os.path.exists(target):
             self.unchanged += 1
             return
-        folder, name = target.rsplit("/", 1)
+        folder = target.rsplit("/", 1)[0]
         if folder not in self.folders:
             os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
-        tmp = f"{folder}/.{name}.{self.pid}.tmp"
+        tmp = f"{self.tmp}/{self.pid}.{next(_NUMBERS)}"
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
@@ -71,6 +91,14 @@ class Output:
                 os.unlink(tmp)
             raise
         self.written += 1
+
+    def _sweep(self) -> None:
+        """Remove what builds that died (killed, crashed) left half-written."""
+        for name in os.listdir(self.tmp):
+            pid = name.partition(".")[0]
+            if pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self.tmp}/{name}")
 
     def record(self, produced: dict[str, str], written: int, unchanged: int) -> None:
         """Take over what a worker process wrote."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -121,6 +124,27 @@ class CategoryRegistry:
         if slug not in self.slugs:
             self._add(slug, article.outlet)
         article.category = slug
+
+
+def new_holder() -> str:
+    """Who holds a source lease: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """A lease held by a process of this host that no longer runs (killed, crashed) is
+    free at once; holders elsewhere free theirs only when the lease expires."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]) -> bool:

@@ -21,6 +21,7 @@ from finews.store.base import (
     LogEntry,
     SourceHealth,
     Store,
+    holder_is_dead,
     key_range,
     prefer_incoming,
     sort_key,
@@ -581,11 +582,14 @@ class SQLStore(Store):
         try:
             self._xm("INSERT INTO source_leases (name) VALUES (?) ON CONFLICT DO NOTHING",
                      [(n,) for n in names])
-            free = [name for (name,) in self._x(
-                f"SELECT name FROM source_leases WHERE name IN ({marks}) "
-                f"AND (expires < ? OR holder = ?) ORDER BY name{self.skip_locked}",
-                (*names, now, holder),
-            ).fetchall()]
+            free = [
+                name for name, held_by, expires in self._x(
+                    f"SELECT name, holder, expires FROM source_leases WHERE name IN ({marks}) "
+                    f"ORDER BY name{self.skip_locked}",
+                    names,
+                ).fetchall()
+                if expires < now or held_by in ("", holder) or holder_is_dead(held_by)
+            ]
             self._xm("UPDATE source_leases SET holder = ?, expires = ? WHERE name = ?",
                      [(holder, now + int(seconds) + 1, name) for name in free])
             self._x("COMMIT")
