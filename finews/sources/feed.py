@@ -11,7 +11,14 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from finews.clean import clean_text, clean_title, html_to_text, sanitize_html, strip_highlights
+from finews.clean import (
+    absolute_url,
+    clean_text,
+    clean_title,
+    html_to_text,
+    sanitize_html,
+    strip_highlights,
+)
 from finews.fetch import Fetcher, ParseError, decode
 from finews.model import BEIJING, InvalidArticle
 from finews.sources.base import Item, Page, Source, parse_items
@@ -77,8 +84,9 @@ class Feed(Source):
         return Page(items, problems, None)
 
     def _item(self, entry: dict) -> Item | None:
-        link = urljoin(self._base, (entry.get("link") or "").strip())
-        guid = (entry.get("id") or "").strip() or link
+        raw_link = (entry.get("link") or "").strip()
+        link = absolute_url(raw_link, self._base) if raw_link else ""  # "" for javascript: and co
+        guid = (entry.get("id") or "").strip() or raw_link
         if not guid:
             raise InvalidArticle("no link and no id")
         match = _EASTMONEY_PAGE.search(link) or _EASTMONEY_PAGE.search(guid)
@@ -95,7 +103,7 @@ class Feed(Source):
             raise InvalidArticle(f"{guid}: no title and no text")
         body = sanitize_html(raw_html, link or self._base)
         published = _when(entry) or datetime.now(UTC)
-        full_text_url = urljoin(self._base, content_src) if content_src else link
+        full_text_url = absolute_url(content_src, self._base) if content_src else link
         author = clean_title(entry.get("author"))
         return Item(
             code=code, title=title, published=published,

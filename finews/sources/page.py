@@ -105,7 +105,10 @@ def _body_html(body: lxml.html.HtmlElement, base_url: str) -> str:
 
 
 def extract_eastmoney(html: str, url: str) -> PageContent:
-    doc = lxml.html.fromstring(_STOCK_IMG.sub("", html))
+    try:
+        doc = lxml.html.fromstring(_STOCK_IMG.sub("", html))
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"{url}: not an HTML page ({exc})") from None
     body = _first(doc, "#ContentBody")
     if body is None:
         raise ExtractError(f"{url}: no #ContentBody in the page (layout changed?)")
