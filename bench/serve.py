@@ -5,8 +5,9 @@
 Builds an archive of N articles (default 10,000) and its site, starts `finews serve`
 with the given workers, and prints requests per second, p50/p99 latency and errors for
 article pages (1,000 different ones), /api/articles (50 summaries, the same query, as a
-home page or a feed reader polls it), /api/articles pages at random cursors (nothing
-cached) and /api/search, each at 50 and 200 concurrent connections.
+home page or a feed reader polls it), /api/articles pages at 1,000 different cursors
+(each computed once per worker, then served from the cache until the archive changes) and
+/api/search, each at 50 and 200 concurrent connections.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def main() -> None:
         cases = [
             ("article pages", pages),
             ("/api/articles", ["/api/articles?limit=50"]),
-            ("/api/articles, random cursor", [f"/api/articles?limit=50&cursor={k}" for k in keys]),
+            ("/api/articles, 1,000 cursors", [f"/api/articles?limit=50&cursor={k}" for k in keys]),
             ("/api/search?q=芯片", ["/api/search?q=%E8%8A%AF%E7%89%87&limit=20"]),
         ]
         print(f"finews serve --workers {args.workers}, {args.seconds} s per run")
