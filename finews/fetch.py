@@ -66,6 +66,30 @@ class _Host:
     next_start: float = 0.0
 
 
+_SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "co", "ac"}
+
+
+def site_of(host: str) -> str:
+    """The registrable part of a host name (news.sina.com.cn -> sina.com.cn), near enough
+    without the public suffix list; an IP address is its own site."""
+    labels = host.lower().rstrip(".").split(".")
+    if host.replace(".", "").isdigit() or ":" in host or len(labels) <= 2:
+        return host.lower()
+    if labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+async def _refuse_cross_site_redirect(response: httpx.Response) -> None:
+    """Redirects stay within the site asked (finance.eastmoney.com -> www.eastmoney.com is
+    fine): a source that starts sending us elsewhere has changed hands or been hijacked."""
+    if response.is_redirect:
+        here = response.request.url
+        target = here.join(response.headers.get("location", ""))
+        if site_of(target.host) != site_of(here.host):
+            raise FetchError(f"{here}: redirected to another site ({target.host}); not followed")
+
+
 def decode(content: bytes, content_type: str = "") -> str:
     """Bytes -> text: the declared charset (HTTP, XML or HTML), else UTF-8, else GB18030."""
     declared = None
@@ -150,6 +174,7 @@ class Fetcher:
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
             max_redirects=s.max_redirects,
+            event_hooks={"response": [_refuse_cross_site_redirect]},
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
         )
 
