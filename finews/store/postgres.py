@@ -131,6 +131,9 @@ class PostgresStore(SQLStore):
     def _begin_plain(self) -> None:
         self.conn.execute("BEGIN")
 
+    def _rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
     def _inserted(self, sql: str, rows: list) -> int:
         count = 0
         for row in rows:
@@ -166,7 +169,7 @@ class PostgresStore(SQLStore):
                 self._reindex()
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def _set_meta(self, key: str, value: str) -> None:

@@ -158,6 +158,11 @@ class SQLStore(Store):
         """Start a write transaction (row locks are enough)."""
 
     @abstractmethod
+    def _rollback(self) -> None:
+        """Undo the current transaction, if the engine has not already (SQLite rolls back
+        by itself on a full disk, and a second ROLLBACK would hide that error)."""
+
+    @abstractmethod
     def _inserted(self, sql: str, rows: list) -> int:
         """Run an INSERT ... ON CONFLICT DO NOTHING for rows; how many were new."""
 
@@ -202,7 +207,7 @@ class SQLStore(Store):
             )
             self._x("COMMIT")
         except BaseException:
-            self._x("ROLLBACK")
+            self._rollback()
             raise
         return result
 
@@ -594,7 +599,7 @@ class SQLStore(Store):
                      [(holder, now + int(seconds) + 1, name) for name in free])
             self._x("COMMIT")
         except BaseException:
-            self._x("ROLLBACK")
+            self._rollback()
             raise
         return free
 
@@ -644,7 +649,7 @@ class SQLStore(Store):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", [log_rows[i] for i in fresh])
             self._x("COMMIT")
         except BaseException:
-            self._x("ROLLBACK")
+            self._rollback()
             raise
 
     def stored_hashes(self, keys: list[int]) -> dict[int, str]:
@@ -666,5 +671,5 @@ class SQLStore(Store):
                     self._xm(f"INSERT INTO {table} VALUES ({marks}){conflict}", rows)
             self._x("COMMIT")
         except BaseException:
-            self._x("ROLLBACK")
+            self._rollback()
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -161,6 +162,10 @@ def _stored_tokens(title: str, body: str, html: str) -> tuple[str, str]:
     return index_tokens(head), index_tokens(rest)
 
 
+def _writable(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
 class SQLiteStore(SQLStore):
     integrity_errors = (sqlite3.IntegrityError,)
     no_limit = -1
@@ -183,6 +188,12 @@ class SQLiteStore(SQLStore):
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if not _writable(self.path):
+                raise FinewsError(
+                    f"cannot open archive {self.path}: the file or its folder is read-only, and "
+                    "SQLite writes its -wal and -shm files beside it; make both writable or copy "
+                    "the archive somewhere writable"
+                ) from exc
             raise FinewsError(
                 f"cannot open archive {self.path}: {exc}. The file is not a finews archive or "
                 "is damaged; restore it from a backup or set archive.database_url to another file"
@@ -211,7 +222,7 @@ class SQLiteStore(SQLStore):
                 )
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         row = self.db.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
         if row is None or row[0] != INDEX_VERSION:
@@ -220,7 +231,7 @@ class SQLiteStore(SQLStore):
                 _reindex(self.db)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     @property
@@ -239,6 +250,10 @@ class SQLiteStore(SQLStore):
         self.db.execute("BEGIN IMMEDIATE")
 
     _begin_plain = _begin
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     def _inserted(self, sql: str, rows: list) -> int:
         before = self.db.total_changes
