@@ -98,13 +98,14 @@ url = "{news.url}/comm/web/getNewsByColumns"
 article_url = "{news.url}/a/{{code}}.html"
 params = {{ column = {i} }}
 page_size = 50
-max_pages = 10
+max_pages = 100
 """ for i in range(4))
     (tmp_path / "finews.toml").write_text(f"[fetch]\nmin_interval = 0\nretries = 1\n{sources}")
     rng = random.Random(2)
     killed = 0
     for _ in range(KILLS):
-        killed += _kill_after(_finews("fetch", cwd=tmp_path), rng.uniform(0.5, 4.0))
+        news.publish(120)  # new work for every run, so that each kill lands mid-pass
+        killed += _kill_after(_finews("fetch", cwd=tmp_path), rng.uniform(0.6, 1.6))
         if (tmp_path / "finews.db").exists():
             with open_store(str(tmp_path / "finews.db")) as store:
                 assert store.integrity_check() == "ok"
