@@ -14,6 +14,7 @@ import feedparser
 import httpx
 import pytest
 from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 
 from finews.cli import cli
 from finews.config import load_settings
@@ -79,8 +80,9 @@ def _serve_sources(httpserver) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory, make_httpserver):
-    httpserver = make_httpserver
+def hostile_site(tmp_path_factory):
+    httpserver = HTTPServer(host="127.0.0.1", port=0)  # its own, not the session's shared one
+    httpserver.start()
     root = tmp_path_factory.mktemp("xss")
     _jekyll_posts(root / "_posts")
     _serve_sources(httpserver)
@@ -112,6 +114,7 @@ outlet = "订阅源"
             assert result.exit_code == 0, result.output
     finally:
         httpserver.clear()
+        httpserver.stop()
     return root, load_settings(root / "finews.toml")
 
 
