@@ -1,5 +1,6 @@
-"""Property-based tests: arbitrary input to every parser either parses or is rejected with
-a clear finews error; it never crashes, and round trips are exact."""
+"""Property-based tests: arbitrary input to every parser (JSON, Eastmoney lists, RSS and
+Atom, article pages, config, Jekyll posts) either parses or is rejected with a clear finews
+error; it never crashes, and round trips are exact."""
 
 from __future__ import annotations
 
@@ -73,7 +74,11 @@ def test_eastmoney_items_are_parsed_one_by_one(kind, raw):
     lambda t, d, link: (f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><item>'
                         f"<title>{t}</title><link>{link}</link><description>{d}</description>"
                         "</item></channel></rss>").encode(),
-    TEXT, TEXT, st.sampled_from(["https://a.test/1", "javascript:alert(1)", "", "/rel"]))))
+    TEXT, TEXT, st.sampled_from(["https://a.test/1", "javascript:alert(1)", "", "/rel"])), st.builds(
+    lambda t, d, link: ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>a</title>'
+                        f'<entry><title>{t}</title><link href="{link}"/><id>{link}x</id>'
+                        f'<content type="html">{d}</content></entry></feed>').encode(),
+    TEXT, TEXT, st.sampled_from(["https://a.test/1", "javascript:alert(1)", "", "data:x"]))))
 def test_feeds_parse_or_fail_clearly(content):
     source = build_source(SourceSettings(name="f", kind="feed", url="https://a.test/feed"))
     try:

@@ -1,6 +1,7 @@
 """Cross-site scripting: every payload of tests/data/xss through every way in (Jekyll import,
-Eastmoney JSON and article pages, RSS), then every page of the built site, every feed entry
-and every API answer is checked for anything that could run script."""
+Eastmoney column lists with article pages and hostile URLs, the 7x24 flash list, RSS), then
+every page of the built site, every feed entry and every API answer is checked for anything
+that could run script."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ def _jekyll_posts(folder: Path) -> None:
         (folder / jekyll.post_file_name(article, BEIJING)).write_text(jekyll.format_post(article, style))
 
 
+def _url(way: int, i: int, payload: str) -> str:
+    """Every other item carries a hostile URL instead of its page's."""
+    if i % 2:
+        return "javascript:alert(1)" if i % 4 == 1 else payload
+    return f"http://finance.eastmoney.com/a/{_code(way, i)}.html"
+
+
 def _in_cdata(text: str) -> str:
     return text.replace("]]>", "]]]]><![CDATA[>")
 
@@ -53,9 +61,14 @@ def _serve_sources(httpserver) -> None:
     items = [{
         "code": _code(1, i), "showTime": f"{START + timedelta(days=1, minutes=i):%Y-%m-%d %H:%M:%S}",
         "title": f"快讯{i} {payload}", "mediaName": f"媒体{payload[:30]}", "summary": payload,
-        "image": "", "url": f"http://finance.eastmoney.com/a/{_code(1, i)}.html",
-        "uniqueUrl": f"http://finance.eastmoney.com/a/{_code(1, i)}.html", "Np_dst": "CMS",
+        "image": "", "url": _url(1, i, payload), "uniqueUrl": _url(1, i, payload), "Np_dst": "CMS",
     } for i, payload in enumerate(PAYLOADS)]
+    flashes = [{
+        "code": _code(3, i), "title": f"快讯{i} {payload}", "summary": f"【{payload}】{payload}",
+        "showTime": f"{START + timedelta(days=3, minutes=i):%Y-%m-%d %H:%M:%S}", "realSort": str(i),
+    } for i, payload in enumerate(PAYLOADS)]
+    httpserver.expect_request("/comm/web/getFastNewsList").respond_with_json(
+        {"code": "1", "message": "success", "data": {"fastNewsList": flashes[::-1], "sortEnd": ""}})
     httpserver.expect_request("/comm/web/getNewsByColumns").respond_with_json(
         {"code": "1", "message": "success", "data": {"list": items[::-1], "page_index": 1,
                                                      "page_size": 100, "totle_hits": len(items)}})
@@ -101,6 +114,17 @@ article_url = "{base}/a/{{code}}.html"
 page_size = 100
 max_pages = 1
 [[sources]]
+name = "flash"
+kind = "eastmoney-fastnews"
+url = "{base}/comm/web/getFastNewsList"
+article_url = "{base}/a/{{code}}.html"
+outlet = "东财滚动"
+category = "emnews"
+page_size = 100
+max_pages = 1
+full_text = "never"
+
+[[sources]]
 name = "rss"
 kind = "feed"
 url = "{base}/feed.xml"
@@ -126,7 +150,8 @@ def test_every_payload_arrived_through_every_way(hostile_site):
     _, settings = hostile_site
     with open_store(settings.database_url) as store:
         counts = Counter(a.source for a in store.iter_articles())
-    assert counts == {"jekyll": len(PAYLOADS), "columns": len(PAYLOADS), "rss": len(PAYLOADS) + 1}, counts
+    n = len(PAYLOADS)
+    assert counts == {"jekyll": n, "columns": n, "flash": n, "rss": n + 1}, counts
 
 
 def test_no_page_of_the_site_carries_active_content(hostile_site):
@@ -159,7 +184,7 @@ def test_no_api_answer_carries_active_content(hostile_site):
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as client:
             listing = client.get("/api/articles", params={"limit": 500}).json()["articles"]
-            assert len(listing) >= 3 * len(PAYLOADS)
+            assert len(listing) >= 4 * len(PAYLOADS)
             for summary in listing:
                 article = client.get(f"/api/articles/{summary['id']}").json()
                 assert active_content(article["html"]) == [], summary["id"]
