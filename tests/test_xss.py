@@ -194,3 +194,33 @@ def test_no_api_answer_carries_active_content(hostile_site):
                     assert json.dumps(hit)
     finally:
         server.stop()
+
+
+KINDS = ["eastmoney-fastnews", "eastmoney-columns", "eastmoney-search", "eastmoney-kuaixun",
+         "legacy-102", "legacy-45", "legacy-newmarket"]
+CODE_FIELDS = ("code", "id", "newsid", "infoCode", "infocode")
+TIME_FIELDS = ("showTime", "showtime", "date", "datetime")
+TEXT_FIELDS = ("title", "summary", "content", "digest", "simdigest", "simtitle", "mediaName",
+               "medianame", "from")
+URL_FIELDS = ("url", "uniqueUrl", "url_w", "url_unique")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_eastmoney_kind_makes_safe_items_of_hostile_fields(kind):
+    """The site test above proves titles and outlets are escaped when rendered; here every
+    list kind turns hostile fields into a sanitised body and a safe link."""
+    from finews.config import SourceSettings
+    from finews.sources import build_source
+    from finews.sources.base import parse_items
+    from tests.safety import DANGEROUS_URL
+
+    source = build_source(SourceSettings(name="x", kind=kind, url="http://127.0.0.1/", outlet="东财"))
+    raws = [{**dict.fromkeys(CODE_FIELDS, _code(4, i)), **dict.fromkeys(TIME_FIELDS, "2025-03-12 09:30:00"),
+             **dict.fromkeys(TEXT_FIELDS, f"文{i} {payload}"), **dict.fromkeys(URL_FIELDS, payload)}
+            for i, payload in enumerate(PAYLOADS)]
+    items, problems = parse_items(raws, source._item, kind)
+    assert len(items) == len(PAYLOADS), problems
+    for item in items:
+        assert active_content(item.body) == [], (kind, item.body)
+        for url in (item.url, item.full_text_url):
+            assert not DANGEROUS_URL.match(url.strip()), (kind, url)
