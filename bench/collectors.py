@@ -11,7 +11,6 @@ articles, copies it to PostgreSQL and back, and prints seconds and articles/s ea
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import subprocess
 import sys
@@ -24,23 +23,10 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build import make_archive
+from bench.fetch import SOURCES, run_server
 from finews.migrate import migrate
-from finews.mocknews import MockNews, serve
+from finews.mocknews import column_sources_toml
 from finews.store import open_store
-
-SOURCES = 20
-
-
-def run_server(n: int, port_queue) -> None:
-    news = MockNews(columns=SOURCES)
-    news.publish(n)
-
-    async def main():
-        ready = asyncio.get_running_loop().create_future()
-        ready.add_done_callback(lambda f: port_queue.put(f.result()))
-        await serve(news, ready=ready)
-
-    asyncio.run(main())
 
 
 def fresh_schema(server: str) -> tuple[str, str]:
@@ -61,16 +47,7 @@ def drop_schema(server: str, schema: str) -> None:
 
 
 def config(folder: Path, mock: str, database: str) -> Path:
-    sources = "".join(f"""
-[[sources]]
-name = "column-{i}"
-kind = "eastmoney-columns"
-url = "{mock}/comm/web/getNewsByColumns"
-article_url = "{mock}/a/{{code}}.html"
-params = {{ column = {i} }}
-page_size = 100
-max_pages = 100
-""" for i in range(SOURCES))
+    sources = column_sources_toml(mock, SOURCES, page_size=100, max_pages=100)
     path = folder / f"{uuid.uuid4().hex[:6]}.toml"
     path.write_text(f"""
 [archive]

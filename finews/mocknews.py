@@ -167,6 +167,21 @@ class MockNews:
         return "fast" if "FastNews" in path else path
 
 
+def column_sources_toml(url: str, columns: int, *, page_size: int, max_pages: int) -> str:
+    """finews.toml [[sources]] tables: one column-list source per column of a mock server
+    at ``url`` (benchmarks and tests that run finews against it)."""
+    return "".join(f"""
+[[sources]]
+name = "column-{i}"
+kind = "eastmoney-columns"
+url = "{url}/comm/web/getNewsByColumns"
+article_url = "{url}/a/{{code}}.html"
+params = {{ column = {i} }}
+page_size = {page_size}
+max_pages = {max_pages}
+""" for i in range(columns))
+
+
 def _sort(article: MockArticle) -> str:
     return f"{int(article.published.timestamp() * 1000)}{int(article.code[-3:]):03d}"
 

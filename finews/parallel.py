@@ -14,6 +14,18 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def process_running(pid: int) -> bool:
+    """Whether a process of this machine still runs: the owner of a lease or of a
+    half-written file that may otherwise be cleaned up."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from finews.mocknews import MockNews, MockNewsServer
+from finews.mocknews import MockNews, MockNewsServer, column_sources_toml
 from finews.store import open_store
 from tests.pg import fresh_postgres_url
 
@@ -31,16 +31,7 @@ def news():
 
 
 def _config(root, name: str, mock: str, database: str) -> str:
-    sources = "".join(f"""
-[[sources]]
-name = "column-{i}"
-kind = "eastmoney-columns"
-url = "{mock}/comm/web/getNewsByColumns"
-article_url = "{mock}/a/{{code}}.html"
-params = {{ column = {i} }}
-page_size = 50
-max_pages = 10
-""" for i in range(SOURCES))
+    sources = column_sources_toml(mock, SOURCES, page_size=50, max_pages=10)
     path = root / f"{name}.toml"
     path.write_text(f"""
 [archive]

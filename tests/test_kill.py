@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from finews.mocknews import MockNews, MockNewsServer
+from finews.mocknews import MockNews, MockNewsServer, column_sources_toml
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.sources import jekyll
 from finews.store import open_store
@@ -90,16 +90,7 @@ def news():
 
 
 def test_fetch_killed_at_random_moments(tmp_path, news):
-    sources = "".join(f"""
-[[sources]]
-name = "column-{i}"
-kind = "eastmoney-columns"
-url = "{news.url}/comm/web/getNewsByColumns"
-article_url = "{news.url}/a/{{code}}.html"
-params = {{ column = {i} }}
-page_size = 50
-max_pages = 100
-""" for i in range(4))
+    sources = column_sources_toml(news.url, 4, page_size=50, max_pages=100)
     (tmp_path / "finews.toml").write_text(f"[fetch]\nmin_interval = 0\nretries = 1\n{sources}")
     rng = random.Random(2)
     killed = 0

@@ -9,22 +9,14 @@ import os
 import sqlite3
 from pathlib import Path
 
+from finews.parallel import process_running
+
 MANIFEST = ".finews/manifest.sqlite"
 _NUMBERS = itertools.count()
 """Names of temporary files, unique in the process (several Outputs write at once)."""
 TEMPORARY = ".finews/tmp"
 """Files are written here, then renamed into place: a killed build leaves its half-written
 files in this one folder, where the next build sweeps them away."""
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def digest(data: bytes) -> str:
@@ -96,7 +88,7 @@ class Output:
         """Remove what builds that died (killed, crashed) left half-written."""
         for name in os.listdir(self.tmp):
             pid = name.partition(".")[0]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not process_running(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{self.tmp}/{name}")
 

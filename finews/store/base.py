@@ -13,6 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from finews.model import Article, CategoryCount, UpsertResult
+from finews.parallel import process_running
 from finews.slugs import is_safe_slug, pinyin_slug, safe_slug
 from finews.store.fulltext import Query, SearchHit
 
@@ -136,15 +137,7 @@ def holder_is_dead(holder: str) -> bool:
     free at once; holders elsewhere free theirs only when the lease expires."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return host == socket.gethostname() and pid.isdigit() and not process_running(int(pid))
 
 
 def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]) -> bool:
@@ -239,7 +232,7 @@ class Store(ABC):
         tag: str | None = None,
         keys: tuple[int, int] | None = None,
         newest_first: bool = True,
-        limit: int = -1,
+        limit: int | None = None,
         offset: int = 0,
         with_body: bool = False,
     ) -> list[Article]:

@@ -19,6 +19,7 @@ import html
 import re
 from array import array
 from dataclasses import dataclass
+from functools import cached_property
 
 from finews.clean import plain_text
 from finews.model import Article, FinewsError
@@ -81,11 +82,14 @@ def index_tokens(text: str) -> str:
     return out.tobytes().decode("utf-32-le", "surrogatepass")
 
 
-def article_tokens(article: Article) -> tuple[str, str]:
+def text_tokens(title: str, html_body: str) -> tuple[str, str]:
     """(title tokens, body tokens) for the index."""
-    text = article_text(article)
-    title, _, body = text.partition("\n")
-    return index_tokens(title), index_tokens(body)
+    head, _, body = searchable_text(title, html_body).partition("\n")
+    return index_tokens(head), index_tokens(body)
+
+
+def article_tokens(article: Article) -> tuple[str, str]:
+    return text_tokens(article.title, article.html or article.body)
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,10 @@ class Query:
         syntax characters (", *, :, NEAR, AND) plain text."""
         return " AND ".join('"' + " ".join(tokens) + '"' for tokens in self.phrases())
 
+    @cached_property
     def exact(self) -> bool:
         """Whether every index hit is a true match: no term has punctuation inside, which
-        the index sees only as "some gap"."""
+        the index sees only as "some gap". Asked once per candidate row, so computed once."""
         return not any(GAP in tokens for tokens in self.phrases())
 
     def matches(self, text: str) -> bool:

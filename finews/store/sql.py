@@ -74,7 +74,7 @@ def _confirmed(row: tuple, query: Query, score: float = 0.0, with_snippet: bool 
     """The hit, if the article really contains the query: a term with punctuation inside
     it ("3.5%") matches any punctuation in the index, so those hits are checked."""
     article = _row_to_article(row)
-    if not query.exact() and not matches(article.title, article.html, query):
+    if not query.exact and not matches(article.title, article.html, query):
         return None
     return SearchHit(article, snippet(article.html, query) if with_snippet else "", score)
 

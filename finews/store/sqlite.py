@@ -11,13 +11,7 @@ from pathlib import Path
 from finews.clean import publishable_html
 from finews.model import Article, FinewsError
 from finews.store.base import RANKED_CANDIDATES, relevance_score
-from finews.store.fulltext import (
-    INDEX_VERSION,
-    Query,
-    SearchHit,
-    index_tokens,
-    searchable_text,
-)
+from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, text_tokens
 from finews.store.sql import _FULL, _FULL_A, _SUMMARY_A, SQLStore, _confirmed, _html_column
 
 
@@ -157,9 +151,8 @@ def _reindex(db: sqlite3.Connection) -> None:
 
 
 def _stored_tokens(title: str, body: str, html: str) -> tuple[str, str]:
-    text = searchable_text(title, html or body)
-    head, _, rest = text.partition("\n")
-    return index_tokens(head), index_tokens(rest)
+    """The tokens an archived row was indexed with (html is stored only where it differs)."""
+    return text_tokens(title, html or body)
 
 
 def _writable(path: Path) -> bool:
@@ -305,7 +298,7 @@ class SQLiteStore(SQLStore):
             return self._ranked(query, where, params, limit)
         hits: list[SearchHit] = []
         upper = None
-        columns = _FULL_A if snippets or not query.exact() else _SUMMARY_A
+        columns = _FULL_A if snippets or not query.exact else _SUMMARY_A
         step = 64 if limit is None else max(limit + limit // 4, 8)
         while limit is None or len(hits) < limit:
             bound = " AND s.rowid < ?" if upper is not None else ""
