@@ -77,7 +77,11 @@ def main() -> None:
         print(f"archive of {args.n:,} articles with its search index: {seconds:.1f} s "
               f"({args.n / seconds:,.0f} articles/s)")
     with open_store(str(db)) as store:
-        index_bytes = store.db.execute("SELECT SUM(length(block)) FROM search_index_data").fetchone()[0]
+        index_bytes = sum(
+            store.db.execute(f"SELECT SUM(length(block)) FROM {name}").fetchone()[0] or 0
+            for (name,) in store.db.execute(
+                "SELECT name FROM sqlite_master WHERE name LIKE 'search%\\_data' ESCAPE '\\'")
+        )
         keys, texts = [], []
         for article in store.iter_articles():
             keys.append(article.key)

@@ -7,7 +7,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from finews.store.fulltext import Tokens
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -107,9 +111,9 @@ class Article:
         return content_hash(self.title, self.body, self.digest, self.url)
 
     @cached_property
-    def search_tokens(self) -> tuple[str, str]:
-        """The tokens the search index holds for this article (title, body), computed once
-        from its publishable HTML, like the content hash."""
+    def search_tokens(self) -> Tokens:
+        """The tokens the search index holds for this article, computed once from its
+        publishable HTML (in the worker that read it, during imports), like the content hash."""
         from finews.store.fulltext import article_tokens  # the store depends on the model
 
         return article_tokens(self)

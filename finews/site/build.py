@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from finews.config import Settings
-from finews.model import Article
+from finews.model import Article, CategoryCount
 from finews.parallel import map_chunks
 from finews.site.output import Output
 from finews.site.pages import (
@@ -43,6 +43,7 @@ FEED_SIZE = 50
 HOME_LATEST = 100
 HOME_SECTION = 5
 SITEMAP_LIMIT = 50_000
+TEMPLATE_CACHE = ".finews/templates"
 
 
 @dataclass
@@ -101,10 +102,11 @@ class SiteBuilder:
         self.store = store
         self.settings = settings
         self.options = options
-        self.renderer = Renderer(settings, options.theme)
+        self.renderer = Renderer(settings, options.theme, options.out / TEMPLATE_CACHE)
         self.tz = settings.tz
         self.pages = 0
         self._outlet_names: dict[str, str] | None = None
+        self._counts: list[CategoryCount] | None = None
 
     # -- entry point --------------------------------------------------------------------
 
@@ -162,7 +164,7 @@ class SiteBuilder:
         the tag and day pages, the home page and the rest."""
         out.preload()
         self._static(out)
-        counts = {c.slug: c.count for c in self.store.category_counts()}
+        counts = {c.slug: c.count for c in self._category_counts()}
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
             for tag in self.store.tag_counts():
@@ -220,8 +222,7 @@ class SiteBuilder:
                     self._write_month_sitemap(out, current_month, month_urls)
                 current_month, month_urls = month, []
                 months.add(month)
-            month_urls.append((self.renderer.absolute(self.renderer.article_site_path(article)),
-                               updated_at(article).strftime("%Y-%m-%d")))
+            month_urls.append(self._sitemap_entry(article))
             if previous_day and previous_day[0] != day:
                 self._day(out, previous_day[0], previous_day[1], before, day)
                 before = previous_day[0]
@@ -351,7 +352,8 @@ class SiteBuilder:
         page_path, feed: str | None = None, **filters: str,
     ) -> None:
         """A front page of the newest articles and numbered pages counted from the oldest,
-        so that news arriving at the top leaves the older pages as they were."""
+        so that news arriving at the top leaves the older pages as they were. The last
+        numbered page holds the newest few: the head of the front page, not read again."""
         per_page = self.options.per_page
         total = self.store.count_where(keys=window, **filters)
         blocks = math.ceil(total / per_page)
@@ -369,8 +371,11 @@ class SiteBuilder:
             blocks=links if blocks > 1 else None, show_outlet="category" not in filters,
         ))
         for k in range(start, blocks + 1):
-            items = self.store.summaries(keys=window, newest_first=False, limit=per_page,
-                                         offset=(k - 1) * per_page, **filters)
+            if k == blocks:
+                items = front[: total - (k - 1) * per_page][::-1]
+            else:
+                items = self.store.summaries(keys=window, newest_first=False, limit=per_page,
+                                             offset=(k - 1) * per_page, **filters)
             newer = page_path(k + 1) if k < blocks else page_path(None)
             self._write(out, page_path(k), self.renderer.listing(
                 f"{heading}（第 {k} 页）", items[::-1],
@@ -393,8 +398,15 @@ class SiteBuilder:
 
     def _outlets(self) -> dict[str, str]:
         if self._outlet_names is None:
-            self._outlet_names = {c.slug: c.outlet for c in self.store.category_counts()}
+            self._outlet_names = {c.slug: c.outlet for c in self._category_counts()}
         return self._outlet_names
+
+    def _category_counts(self) -> list[CategoryCount]:
+        """Counted once per build: a count per outlet groups the whole archive (17 ms at
+        100,000 articles), and a rebuild asked for it three times."""
+        if self._counts is None:
+            self._counts = self.store.category_counts()
+        return self._counts
 
     def _tag(self, out: Output, tag: str, first_key: int | None, window: tuple[int, int]) -> None:
         self._listing(out, window, first_key, heading=f"标签：{tag}",
@@ -414,7 +426,7 @@ class SiteBuilder:
         return key_range(start, start + timedelta(days=1))
 
     def _home_and_feeds(self, out: Output, categories: list[str], window: tuple[int, int]) -> None:
-        counts = self.store.category_counts()
+        counts = self._category_counts()
         self._outlet_names = {c.slug: c.outlet for c in counts}
         latest = self.store.summaries(keys=window, limit=HOME_LATEST)
         sections = []
@@ -497,9 +509,14 @@ class SiteBuilder:
     def _month_sitemap(self, out: Output, month: str, window: tuple[int, int]) -> None:
         low, high = self._month_keys(month)
         items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False)
-        urls = [(self.renderer.absolute(self.renderer.article_site_path(a)),
-                 updated_at(a).strftime("%Y-%m-%d")) for a in items]
-        self._write_month_sitemap(out, month, urls)
+        self._write_month_sitemap(out, month, [self._sitemap_entry(a) for a in items])
+
+    def _sitemap_entry(self, a: Article) -> tuple[str, str]:
+        """(URL, last change): article paths are URL-safe (see Renderer.view), so they need
+        no quoting, which was a third of rewriting a month's sitemap."""
+        changed = updated_at(a)
+        return (self.renderer.base + self.renderer.article_site_path(a),
+                f"{changed.year:04d}-{changed.month:02d}-{changed.day:02d}")
 
     def _write_month_sitemap(self, out: Output, month: str, urls: list[tuple[str, str]]) -> None:
         parts = [urls[i:i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
@@ -515,7 +532,7 @@ class SiteBuilder:
             sitemaps.append(self.renderer.absolute(path))
         pages = [(self.renderer.absolute("/"), "")]
         pages += [(self.renderer.absolute(category_path(c.slug)), "")
-                  for c in self.store.category_counts()]
+                  for c in self._category_counts()]
         self._write(out, "/sitemaps/pages.xml", self.renderer.sitemap(pages))
         self._write(out, "/sitemap.xml", self.renderer.sitemap_index(sitemaps))
         sitemap = self.renderer.absolute("/sitemap.xml") if self.renderer.base else None

@@ -532,6 +532,14 @@ class SQLStore(Store):
         self, *, category: str | None = None, tag: str | None = None,
         keys: tuple[int, int] | None = None,
     ) -> int:
+        if tag is not None and category is None:
+            # article_tags holds the keys: joining the articles for each would read them all
+            clauses, params = ["tag = ?"], [tag]
+            if keys is not None:
+                clauses.append("key BETWEEN ? AND ?")
+                params += list(keys)
+            sql = "SELECT COUNT(*) FROM article_tags WHERE " + " AND ".join(clauses)
+            return self._x(sql, params).fetchone()[0]
         where, params = self._filters(category, tag, keys)
         return self._x(f"SELECT COUNT(*) FROM {where}", params).fetchone()[0]
 

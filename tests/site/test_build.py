@@ -232,3 +232,21 @@ def test_tag_names_cannot_escape_the_site(bad):
 
     path = tag_path(bad)
     assert path.count("/") == 2 and ".." not in path.split("/")[2][:2] and "\x00" not in path
+
+
+def test_compiled_templates_are_cached_and_follow_theme_edits(site, tmp_path):
+    store, settings, out, _ = site
+    cached = list((out / ".finews" / "templates").rglob("*.cache"))
+    assert cached, "compiled templates are kept between builds"
+    again = build(store, settings, out, full=True)
+    assert again.written == 0 and again.unchanged > 0
+
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    original = (Path(__file__).parents[2] / "finews/site/templates/article.html").read_text(encoding="utf-8")
+    for marker in ("主题一", "主题二"):
+        themed = original.replace("<main", f"<p>{marker}</p><main")
+        (theme / "article.html").write_text(themed, encoding="utf-8")
+        build(store, settings, out, full=True, theme=theme)
+        page = (out / "cailianshe/2022/04/21/NW202204212352230938.html").read_text(encoding="utf-8")
+        assert f"<p>{marker}</p>" in page

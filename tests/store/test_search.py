@@ -12,6 +12,7 @@ from finews.model import BEIJING
 from finews.store import open_store
 from finews.store.base import key_range
 from finews.store.fulltext import Query, QueryError, article_text, normalize
+from finews.store.sqlite import INDEX_BUFFER_BYTES
 from tests.conftest import make_article
 
 WORDS = [
@@ -113,6 +114,16 @@ def test_words_separated_by_spaces_must_all_occur(corpus):
     assert {h.article.id for h in hits} == expected and expected
 
 
+@pytest.mark.parametrize("raw", ["芯片 的", "了 在", "人工智能 5%", "3.5% 降息 币", "iphone 2 年", "的 a"])
+def test_single_characters_with_longer_terms(corpus, raw):
+    """One-character terms come from the character index, longer ones from the pairs;
+    a query with both must still find exactly the articles holding every term."""
+    expected = _brute_force(corpus, raw)
+    for ranked in (False, True):
+        hits = corpus.search(Query.parse(raw), limit=None, ranked=ranked)
+        assert {h.article.id for h in hits} == expected and expected, (raw, ranked)
+
+
 def test_filters(corpus):
     q = Query.parse("银行")
     all_hits = corpus.search(q, limit=None)
@@ -203,3 +214,16 @@ def test_index_is_rebuilt_when_its_format_changes(tmp_path):
     with open_store(str(path)) as s:
         assert len(s.search(Query.parse("重建"))) == 1
         assert s.db.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)")
+
+
+def test_a_large_batch_is_indexed_from_one_memory_buffer(tmp_path):
+    """The index gathers a whole import batch in memory (INDEX_BUFFER_BYTES), and what it
+    writes is a sound index that finds every article of the batch."""
+    rng = random.Random(3)
+    with open_store(str(tmp_path / "a.db")) as s:
+        for table in ("search_index", "search_titles"):
+            (size,) = s.db.execute(f"SELECT v FROM {table}_config WHERE k='hashsize'").fetchone()
+            assert size == INDEX_BUFFER_BYTES
+        s.upsert([make_article(i, body=_body(rng) + "<p>大批导入</p>") for i in range(1, 801)])
+        s.db.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)")
+        assert len(s.search(Query.parse("大批导入"), limit=None, snippets=False)) == 800

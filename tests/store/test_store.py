@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -150,6 +151,29 @@ def test_schema_is_versioned(tmp_path):
     with open_store(str(tmp_path / "a.db")) as s:
         assert s.schema_version >= 1
         assert s.integrity_check() == "ok"
+        assert s.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+
+
+def test_an_archive_of_the_previous_version_is_upgraded_and_reindexed(tmp_path):
+    """An archive made before character pairs (schema 7, index version "2", 4 KB pages)."""
+    from finews.store.fulltext import Query
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA page_size=4096")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.close()
+    with open_store(str(path)) as s:
+        s.upsert([make_article(1, body="<p>旧档案里的芯片新闻</p>"), make_article(2, body="<p>别的</p>")])
+        s.db.execute("DROP TABLE search_chars")
+        s.db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
+        s.db.execute("UPDATE meta SET value='2' WHERE key='search_version'")
+    with open_store(str(path)) as s:
+        assert s.schema_version == 8
+        assert s.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert [h.article.id for h in s.search(Query.parse("芯片新闻"))] == [make_article(1).id]
+        assert [h.article.id for h in s.search(Query.parse("档"))] == [make_article(1).id]
+        assert len(s.search(Query.parse("的"))) == 2
 
 
 def test_nul_characters_are_dropped_on_every_backend(store):
