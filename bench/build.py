@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import articles
+from bench.machine import cpu_check
 from finews.config import Settings
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
@@ -72,6 +73,7 @@ def add_ten(db: Path) -> None:
 
 
 def main(sizes: list[int], search: bool) -> None:
+    print(cpu_check(), flush=True)
     print(f"{'N':>7} {'full s':>7} {'pages/s':>8} {'peak MB':>8} {'workers MB':>10} "
           f"{'+10 s':>6}" + (f" {'search s':>9} {'index MB':>9}" if search else ""))
     for n in sizes:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build import make_archive
 from bench.fetch import SOURCES, run_server
+from bench.machine import cpu_check
 from finews.migrate import migrate
 from finews.mocknews import column_sources_toml
 from finews.store import open_store
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--sqlite", type=Path, help="an existing SQLite archive to migrate")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    print(cpu_check(), flush=True)
     folder = Path(tempfile.mkdtemp(prefix="finews-pg-"))
     if args.articles:
         ctx = multiprocessing.get_context("spawn")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import cpu_check
 from finews.collect import Collector
 from finews.config import FetchConfig, Settings, SourceSettings
 from finews.mocknews import MockNews, serve
@@ -54,6 +55,7 @@ def settings(base: str, n: int) -> Settings:
 
 
 def main(n: int) -> None:
+    print(cpu_check(), flush=True)
     ctx = multiprocessing.get_context("spawn")
     ports = ctx.Queue()
     server = ctx.Process(target=run_server, args=(n, ports), daemon=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import articles
+from bench.machine import cpu_check
 from finews.sources import jekyll
 from finews.store import open_store
 
@@ -58,6 +59,7 @@ def phase(target, *args) -> tuple[int, float, int]:
 
 
 def main(sizes: list[int]) -> None:
+    print(cpu_check(), flush=True)
     print(f"{'N':>8} {'import posts/s':>15} {'import MB':>10} {'export posts/s':>15} {'export MB':>10}")
     for n in sizes:
         work = Path(tempfile.mkdtemp(prefix="finews-bench-"))

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build import make_archive
+from bench.machine import cpu_check
 from finews.store import open_store
 from finews.store.fulltext import Query, article_text
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--per-length", type=int, default=80)
     parser.add_argument("--no-recall", action="store_true", help="latency only (the scan is slow)")
     args = parser.parse_args()
+    print(cpu_check(), flush=True)
     db = args.db or Path(tempfile.mkdtemp(prefix="finews-search-")) / "archive.db"
     if not db.exists():
         started = time.perf_counter()

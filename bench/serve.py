@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build import make_archive
+from bench.machine import cpu_check
 from finews.config import Settings
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.site.pages import article_path
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--db", type=Path, help="archive to keep between runs")
     args = parser.parse_args()
+    print(cpu_check(), flush=True)
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
     folder = Path(tempfile.mkdtemp(prefix="finews-serve-"))

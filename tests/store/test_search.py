@@ -12,7 +12,7 @@ from finews.model import BEIJING
 from finews.store import open_store
 from finews.store.base import key_range
 from finews.store.fulltext import Query, QueryError, article_text, normalize
-from finews.store.sqlite import INDEX_BUFFER_BYTES
+from finews.store.sqlite import INDEX_BUFFER_BYTES, SQLiteStore
 from tests.conftest import make_article
 
 WORDS = [
@@ -170,6 +170,10 @@ def test_index_follows_updates_and_merges(store):
     hits = store.search(Query.parse("芯片"), limit=None)
     assert [h.article.code for h in hits] == [outlet.code]
     assert not store.search(Query.parse("滚动"))
+    assert not store.search(Query.parse("讯")) and store.search(Query.parse("整"))
+    if isinstance(store, SQLiteStore):  # each FTS5 table is consistent after the deletes
+        for table in ("search_index", "search_chars", "search_titles"):
+            store.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 0)")
 
 
 def test_index_is_in_the_same_transaction(store):
