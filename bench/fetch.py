@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import cpu_check
+from bench.machine import cpu_check, peak_memory_mb
 from finews.collect import Collector
 from finews.config import FetchConfig, Settings, SourceSettings
 from finews.mocknews import MockNews, serve
@@ -75,7 +74,7 @@ def main(n: int) -> None:
         warm = time.perf_counter() - started
         warm_kinds = dict(collector.fetcher.requests_by_kind)
     server.terminate()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_memory_mb()
     print(f"articles served        {n}")
     print(f"articles stored        {stored}  (failed sources: {len(failed)})")
     print(f"cold pass              {cold:.1f} s, {stored / cold:,.0f} articles/s, "

@@ -8,7 +8,6 @@ Each phase runs in its own process so that its peak memory (max RSS) is its own.
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import shutil
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import articles
-from bench.machine import cpu_check
+from bench.machine import cpu_check, peak_memory_mb
 from finews.sources import jekyll
 from finews.store import open_store
 
@@ -37,7 +36,7 @@ def run_import(folder: Path, db: Path, queue) -> None:
     with open_store(str(db)) as store:
         report = jekyll.import_posts(store, [folder], STYLE)
     seconds = time.perf_counter() - start
-    queue.put((report.read, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    queue.put((report.read, seconds, peak_memory_mb()))
 
 
 def run_export(db: Path, out: Path, queue) -> None:
@@ -45,7 +44,7 @@ def run_export(db: Path, out: Path, queue) -> None:
     with open_store(str(db)) as store:
         written = jekyll.export_posts(store, out, STYLE)
     seconds = time.perf_counter() - start
-    queue.put((written, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    queue.put((written, seconds, peak_memory_mb()))
 
 
 def phase(target, *args) -> tuple[int, float, int]:
@@ -70,8 +69,8 @@ def main(sizes: list[int]) -> None:
             count, seconds, rss = phase(run_import, posts, work / "archive.db")
             out_count, out_seconds, out_rss = phase(run_export, work / "archive.db", work / "out")
             assert count == n and out_count == n
-            print(f"{n:>8} {n / seconds:>15,.0f} {rss / 1024:>10.0f} "
-                  f"{n / out_seconds:>15,.0f} {out_rss / 1024:>10.0f}", flush=True)
+            print(f"{n:>8} {n / seconds:>15,.0f} {rss:>10.0f} "
+                  f"{n / out_seconds:>15,.0f} {out_rss:>10.0f}", flush=True)
         finally:
             shutil.rmtree(work)
 

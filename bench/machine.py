@@ -7,6 +7,7 @@ with the check printed next to them.
 
 from __future__ import annotations
 
+import resource
 import time
 
 
@@ -17,3 +18,17 @@ def cpu_check(iterations: int = 5_000_000) -> str:
         total += i * i
     seconds = time.perf_counter() - started
     return f"CPU check: a {iterations:,}-step Python loop took {seconds:.2f} s (lower is faster)"
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across the exec of a
+    spawned process, so a benchmark phase spawned by a parent that had just generated a
+    big archive reported the parent's size; VmHWM starts afresh with the new program."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
