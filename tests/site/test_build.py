@@ -250,3 +250,25 @@ def test_compiled_templates_are_cached_and_follow_theme_edits(site, tmp_path):
         build(store, settings, out, full=True, theme=theme)
         page = (out / "cailianshe/2022/04/21/NW202204212352230938.html").read_text(encoding="utf-8")
         assert f"<p>{marker}</p>" in page
+
+
+def test_half_written_files_of_dead_builds_are_swept(tmp_path):
+    """A killed build leaves files in its process's folder under .finews/tmp; the next
+    build removes those of processes that no longer run, and nothing of a running one."""
+    import subprocess
+    import sys
+
+    from finews.site.output import TEMPORARY, Output
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    tmp = tmp_path / "site" / TEMPORARY
+    (tmp / dead).mkdir(parents=True)
+    (tmp / dead / "7").write_bytes(b"half")
+    (tmp / f"{dead}.3").write_bytes(b"half, older layout")
+    (tmp / "1").mkdir()
+    (tmp / "1" / "9").write_bytes(b"pid 1 still runs")
+    Output(tmp_path / "site").close()
+    left = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
+    assert dead not in left and f"{dead}.3" not in left
+    assert "1/9" in left
