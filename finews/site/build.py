@@ -222,7 +222,8 @@ class SiteBuilder:
                     self._write_month_sitemap(out, current_month, month_urls)
                 current_month, month_urls = month, []
                 months.add(month)
-            month_urls.append(self._sitemap_entry(article))
+            month_urls.append(self._sitemap_entry(
+                article.category, article.code, article.published, updated_at(article)))
             if previous_day and previous_day[0] != day:
                 self._day(out, previous_day[0], previous_day[1], before, day)
                 before = previous_day[0]
@@ -508,14 +509,14 @@ class SiteBuilder:
 
     def _month_sitemap(self, out: Output, month: str, window: tuple[int, int]) -> None:
         low, high = self._month_keys(month)
-        items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False)
-        self._write_month_sitemap(out, month, [self._sitemap_entry(a) for a in items])
+        rows = self.store.page_dates((max(low, window[0]), high))
+        self._write_month_sitemap(out, month, [self._sitemap_entry(*row) for row in rows])
 
-    def _sitemap_entry(self, a: Article) -> tuple[str, str]:
+    def _sitemap_entry(self, category: str, code: str, published: datetime,
+                       changed: datetime) -> tuple[str, str]:
         """(URL, last change): article paths are URL-safe (see Renderer.view), so they need
         no quoting, which was a third of rewriting a month's sitemap."""
-        changed = updated_at(a)
-        return (self.renderer.base + self.renderer.article_site_path(a),
+        return (self.renderer.base + article_path(category, published, code, self.tz),
                 f"{changed.year:04d}-{changed.month:02d}-{changed.day:02d}")
 
     def _write_month_sitemap(self, out: Output, month: str, urls: list[tuple[str, str]]) -> None:

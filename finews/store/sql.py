@@ -569,6 +569,16 @@ class SQLStore(Store):
             f"SELECT {agg}(key) FROM articles WHERE key {op} ?{where}", params
         ).fetchone()[0]
 
+    def page_dates(self, keys: tuple[int, int]) -> list[tuple[str, str, datetime, datetime]]:
+        rows = self._x(
+            "SELECT category, code, published, first_seen, last_changed FROM articles "
+            "WHERE key BETWEEN ? AND ? ORDER BY key", keys,
+        )
+        return [
+            (category, code, _dt(published), _dt(max(changed, published) if changed > seen else published))
+            for category, code, published, seen, changed in rows
+        ]
+
     def all_keys(self) -> list[int]:
         return [k for (k,) in self._x("SELECT key FROM articles ORDER BY key")]
 
