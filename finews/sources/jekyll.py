@@ -38,6 +38,8 @@ from finews.parallel import map_chunks
 from finews.store.base import Store
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_STRING_TAG = "tag:yaml.org,2002:str"
 
 _FILE_NAME = re.compile(r"(?:(\d{4})-(\d{2})-(\d{2}))?-(.+)\.(?:md|markdown|html)")
 _DATE = re.compile(
@@ -53,7 +55,9 @@ _YAML_ESCAPES = {
     "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\x00": "\\0",
     "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\uFEFF",
 }
-_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]')
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+"""What a YAML double-quoted scalar must escape: quotes, backslashes, and what YAML does not
+allow in a document (controls, surrogates, the non-characters U+FFFE and U+FFFF)."""
 
 
 class PostError(InvalidArticle):
@@ -324,9 +328,11 @@ def yaml_quote(text: str) -> str:
 
 
 def _plain(value: str) -> str:
-    """A plain YAML value when it reads back unchanged, else a quoted one."""
+    """A plain YAML value when it reads back unchanged, as a string, else a quoted one
+    (``=``, ``~``, ``true`` or ``123`` alone would read back as something else)."""
     if value and re.fullmatch(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`][^:#\r\n]*", value) and (
-        value == value.strip()
+        value == value.strip() and not _NEEDS_ESCAPE.search(value)
+        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STRING_TAG
     ):
         return value
     return yaml_quote(value)

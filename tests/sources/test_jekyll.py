@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from finews.model import BEIJING
@@ -143,6 +143,8 @@ def test_hostile_title_survives_export_yaml_and_import(store, tmp_path):
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=60))
+@example("\ufffe")
+@example("标题\uffff")
 def test_any_title_is_valid_yaml_and_reads_back(title):
     quoted = jekyll.yaml_quote(title)
     assert yaml.safe_load(f"title: {quoted}")["title"] == title
@@ -151,6 +153,20 @@ def test_any_title_is_valid_yaml_and_reads_back(title):
     # the article dropped NUL characters (see Article), the rest reads back as written
     assert article.title == title.replace("\x00", "")
     assert jekyll.parse_post(text, jekyll.post_file_name(article, BEIJING), STYLE).title == article.title
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=30)
+       .filter(lambda t: not any(c.isspace() for c in t)))
+@example("新闻\ufffe")
+@example("a\x07b")
+def test_any_tag_reads_back(tag):
+    """Tags are written plain where YAML reads them back unchanged, quoted otherwise
+    (Jekyll itself splits a tag line on spaces, so tags have none)."""
+    article = make_article(1, tags=[tag])
+    text = jekyll.format_post(article, STYLE)
+    assert jekyll.parse_post(text, jekyll.post_file_name(article, BEIJING), STYLE).tags == article.tags
+    assert "tags" in yaml.safe_load(text.split("---\n")[1])  # valid YAML for Jekyll too
 
 
 def test_export_then_import_reproduces_the_archive(store, tmp_path):
