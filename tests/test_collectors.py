@@ -102,8 +102,10 @@ def test_a_collector_killed_mid_run_loses_nothing(news, tmp_path):
         assert collectors[0].wait() == -signal.SIGKILL
         with open_store(url) as store:
             assert store.integrity_check() == "ok"
-            assert store.count() < ARTICLES  # the killed collector's sources are still leased
-        time.sleep(2.5)  # its leases expire
+            # whatever it had stored is whole; the others may already have taken over its
+            # sources (a dead process's lease on this host is free at once) or left them
+            assert {a.id for a in store.iter_articles()} <= set(news.by_code)
+        time.sleep(2.5)  # leases of other hosts would expire by now
         rerun = _collector(_config(tmp_path, "collector-rerun", news.url, url))
         assert rerun.wait(timeout=300) == 0
         _assert_complete(url, news)
