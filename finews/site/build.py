@@ -29,6 +29,7 @@ from finews.site.pages import (
     category_feed_path,
     category_path,
     day_path,
+    last_change,
     month_of,
     safe_file_name,
     static_files,
@@ -112,6 +113,7 @@ class SiteBuilder:
 
     def build(self) -> BuildReport:
         started = time.perf_counter()
+        self._counts = self._outlet_names = None  # counted afresh by every build
         out = Output(self.options.out)
         try:
             fingerprint = self._fingerprint()
@@ -428,7 +430,6 @@ class SiteBuilder:
 
     def _home_and_feeds(self, out: Output, categories: list[str], window: tuple[int, int]) -> None:
         counts = self._category_counts()
-        self._outlet_names = {c.slug: c.outlet for c in counts}
         latest = self.store.summaries(keys=window, limit=HOME_LATEST)
         sections = []
         for c in counts:
@@ -510,7 +511,10 @@ class SiteBuilder:
     def _month_sitemap(self, out: Output, month: str, window: tuple[int, int]) -> None:
         low, high = self._month_keys(month)
         rows = self.store.page_dates((max(low, window[0]), high))
-        self._write_month_sitemap(out, month, [self._sitemap_entry(*row) for row in rows])
+        self._write_month_sitemap(out, month, [
+            self._sitemap_entry(category, code, published, last_change(published, seen, changed))
+            for category, code, published, seen, changed in rows
+        ])
 
     def _sitemap_entry(self, category: str, code: str, published: datetime,
                        changed: datetime) -> tuple[str, str]:

@@ -244,9 +244,14 @@ class Renderer:
 
 def updated_at(a: Article) -> datetime:
     """When an article last changed: its publication, unless it was corrected later."""
-    if a.last_changed and a.first_seen and a.last_changed > a.first_seen:
-        return max(a.last_changed, a.published)
-    return a.published
+    return last_change(a.published, a.first_seen, a.last_changed)
+
+
+def last_change(published: datetime, first_seen: datetime | None,
+                last_changed: datetime | None) -> datetime:
+    if last_changed and first_seen and last_changed > first_seen:
+        return max(last_changed, published)
+    return published
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -249,9 +249,11 @@ class Store(ABC):
         """The closest key before (or after) ``key``, optionally within a category."""
 
     @abstractmethod
-    def page_dates(self, keys: tuple[int, int]) -> list[tuple[str, str, datetime, datetime]]:
-        """(category, code, published, last change) of each article in the key range,
-        oldest first: what a sitemap lists, without building whole articles."""
+    def page_dates(
+        self, keys: tuple[int, int]
+    ) -> list[tuple[str, str, datetime, datetime, datetime]]:
+        """(category, code, published, first seen, last changed) of each article in the
+        key range, oldest first: what a sitemap lists, without building whole articles."""
 
     @abstractmethod
     def all_keys(self) -> list[int]: ...

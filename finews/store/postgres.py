@@ -17,7 +17,7 @@ from typing import Any
 from finews.model import Article, FinewsError
 from finews.store.base import relevance_score
 from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, article_text, searchable_text
-from finews.store.sql import _FULL_A, SQLStore, _confirmed
+from finews.store.sql import _FULL_A, SQLStore, _confirmed, search_filters
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
 
@@ -208,16 +208,9 @@ class PostgresStore(SQLStore):
         ranked: bool = False,
         snippets: bool = True,
     ) -> list[SearchHit]:
-        clauses, params = ["t.text LIKE ALL(?)"], [[_like(term) for term in query.terms]]
-        if category is not None:
-            clauses.append("a.category = ?")
-            params.append(category)
-        if tag is not None:
-            clauses.append("a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
-            params.append(tag)
-        if keys is not None:
-            clauses.append("a.key BETWEEN ? AND ?")
-            params += list(keys)
+        filters, filter_params = search_filters(category, tag, keys)
+        clauses = ["t.text LIKE ALL(?)", *filters]
+        params = [[_like(term) for term in query.terms], *filter_params]
         order = "a.key DESC"
         if ranked:
             order = "split_part(t.text, E'\\n', 1) LIKE ALL(?) DESC, a.key DESC"

@@ -79,6 +79,25 @@ def _confirmed(row: tuple, query: Query, score: float = 0.0, with_snippet: bool 
     return SearchHit(article, snippet(article.html, query) if with_snippet else "", score)
 
 
+def search_filters(
+    category: str | None, tag: str | None, keys: tuple[int, int] | None, key: str = "a.key"
+) -> tuple[list[str], list]:
+    """Conditions that narrow a search, over the articles aliased ``a``; ``key`` names the
+    column to bound by key (SQLite bounds its index's rowid, which FTS5 seeks to)."""
+    clauses: list[str] = []
+    params: list = []
+    if category is not None:
+        clauses.append("a.category = ?")
+        params.append(category)
+    if tag is not None:
+        clauses.append("a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
+        params.append(tag)
+    if keys is not None:
+        clauses.append(f"{key} BETWEEN ? AND ?")
+        params += list(keys)
+    return clauses, params
+
+
 class _Row(NamedTuple):
     """What the upsert needs to know of a stored article."""
 
@@ -569,15 +588,15 @@ class SQLStore(Store):
             f"SELECT {agg}(key) FROM articles WHERE key {op} ?{where}", params
         ).fetchone()[0]
 
-    def page_dates(self, keys: tuple[int, int]) -> list[tuple[str, str, datetime, datetime]]:
+    def page_dates(
+        self, keys: tuple[int, int]
+    ) -> list[tuple[str, str, datetime, datetime, datetime]]:
         rows = self._x(
             "SELECT category, code, published, first_seen, last_changed FROM articles "
             "WHERE key BETWEEN ? AND ? ORDER BY key", keys,
         )
-        return [
-            (category, code, _dt(published), _dt(max(changed, published) if changed > seen else published))
-            for category, code, published, seen, changed in rows
-        ]
+        return [(category, code, _dt(published), _dt(seen), _dt(changed))
+                for category, code, published, seen, changed in rows]
 
     def all_keys(self) -> list[int]:
         return [k for (k,) in self._x("SELECT key FROM articles ORDER BY key")]

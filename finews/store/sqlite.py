@@ -12,7 +12,15 @@ from finews.clean import publishable_html
 from finews.model import Article, FinewsError
 from finews.store.base import RANKED_CANDIDATES, relevance_score
 from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, Tokens, text_tokens
-from finews.store.sql import _FULL, _FULL_A, _SUMMARY_A, SQLStore, _confirmed, _html_column
+from finews.store.sql import (
+    _FULL,
+    _FULL_A,
+    _SUMMARY_A,
+    SQLStore,
+    _confirmed,
+    _html_column,
+    search_filters,
+)
 
 PAGE_SIZE = 16384
 """For new archives (an existing one keeps its own): an article's body fits one page, and
@@ -191,17 +199,8 @@ def _search_filters(
     category: str | None, tag: str | None, keys: tuple[int, int] | None
 ) -> tuple[str, tuple]:
     """Further conditions on the articles a (and the index row s), each led by AND."""
-    clauses, params = [], []
-    if category is not None:
-        clauses.append(" AND a.category = ?")
-        params.append(category)
-    if tag is not None:
-        clauses.append(" AND a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
-        params.append(tag)
-    if keys is not None:
-        clauses.append(" AND s.rowid BETWEEN ? AND ?")
-        params += list(keys)
-    return "".join(clauses), tuple(params)
+    clauses, params = search_filters(category, tag, keys, key="s.rowid")
+    return "".join(f" AND {clause}" for clause in clauses), tuple(params)
 
 
 def _writable(path: Path) -> bool:

@@ -42,17 +42,17 @@ def test_changed_body_updates_in_place_and_records_the_change(store):
 
 
 def test_page_dates_agree_with_the_articles(store):
-    """The sitemap's light query gives what updated_at gives for whole articles."""
-    from finews.site.pages import updated_at
+    """The sitemap's light query gives the same dates as whole articles."""
+    from finews.site.pages import last_change, updated_at
     from finews.store.base import key_range
 
     store.upsert([make_article(n, first_seen=datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)) for n in (1, 2)])
     store.upsert([make_article(2, body="<p>更正</p>")])
     low, high = key_range(datetime(2025, 3, 1, tzinfo=BEIJING), datetime(2025, 4, 1, tzinfo=BEIJING))
     articles = store.summaries(keys=(low, high), newest_first=False)
-    assert store.page_dates((low, high)) == [
-        (a.category, a.code, a.published, updated_at(a)) for a in articles
-    ]
+    rows = store.page_dates((low, high))
+    assert rows == [(a.category, a.code, a.published, a.first_seen, a.last_changed) for a in articles]
+    assert [last_change(*row[2:]) for row in rows] == [updated_at(a) for a in articles]
     assert updated_at(articles[1]) > articles[1].published
 
 
