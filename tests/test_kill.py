@@ -95,8 +95,10 @@ def test_fetch_killed_at_random_moments(tmp_path, news):
     rng = random.Random(2)
     killed = 0
     for _ in range(KILLS):
-        news.publish(120)  # new work for every run, so that each kill lands mid-pass
-        killed += _kill_after(_finews("fetch", cwd=tmp_path), rng.uniform(0.6, 1.6))
+        # new work for every run, so that each kill lands mid-pass: 600 articles take 1.3 s
+        # to fetch on a fast day here (120 took 0.6 s, the start-up mostly, and escaped the kill)
+        news.publish(600)
+        killed += _kill_after(_finews("fetch", cwd=tmp_path), rng.uniform(0.3, 1.2))
         if (tmp_path / "finews.db").exists():
             with open_store(str(tmp_path / "finews.db")) as store:
                 assert store.integrity_check() == "ok"
@@ -116,10 +118,16 @@ def test_build_killed_at_random_moments_then_equals_a_clean_build(tmp_path):
     with open_store(str(tmp_path / "finews.db")) as store:
         store.upsert(articles(1500, seed=4))
     (tmp_path / "finews.toml").write_text('[site]\nbase_url = "https://news.example.com"\n')
+    assert _finews("build", "--no-search", "--out", "timed", cwd=tmp_path).wait() == 0
+    started = time.perf_counter()  # the fastest full build: one over a complete site
+    assert _finews("build", "--no-search", "--full", "--out", "timed", cwd=tmp_path).wait() == 0
+    full_build = time.perf_counter() - started  # kills land inside a full build, however fast
     rng = random.Random(3)
     killed = 0
-    for _ in range(KILLS):
-        killed += _kill_after(_finews("build", "--no-search", cwd=tmp_path), rng.uniform(0.3, 3.0))
+    for i in range(KILLS):
+        full = ["--full"] if i % 2 == 0 else []  # every other build is incremental
+        process = _finews("build", "--no-search", *full, cwd=tmp_path)
+        killed += _kill_after(process, rng.uniform(0.1, 0.8) * full_build)
         if rng.random() < 0.5:  # news arrives between some of the kills
             with open_store(str(tmp_path / "finews.db")) as store:
                 store.upsert(articles(3, seed=int(time.time() * 1000) % 10**6,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -169,9 +170,7 @@ class SiteBuilder:
         counts = {c.slug: c.count for c in self._category_counts()}
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
-            for tag in self.store.tag_counts():
-                self._tag(out, tag, None, window)
-            months = self._days_and_sitemaps(out, window)
+            months = self._days_sitemaps_and_tags(out, window)
             self._home_and_feeds(out, [], window)
             self._redirects(out, None)
             self._fixed_pages(out)
@@ -195,27 +194,37 @@ class SiteBuilder:
             self.pages += pages
 
     def outlet_pages(self, out: Output, category: str, window: tuple[int, int]) -> None:
-        """Every article page of one outlet (oldest first, with neighbours), its pages, feed."""
+        """Every article page of one outlet (oldest first, with neighbours), its listing and
+        feed, from one pass over its articles."""
+        listing = self._category_listing(out, category)
+        latest: deque[tuple[Article, bytes]] = deque(maxlen=FEED_SIZE)
         previous: Article | None = None
-        current: Article | None = None
-        for article in _category_stream(self.store, category, window):
+        current: tuple[Article, bytes] | None = None
+        for article, html in _category_stream(self.store, category, window):
             if current is not None:
-                self._write(out, self.renderer.article_site_path(current),
-                            self.renderer.article(current, article, previous))
-            previous, current = current, article
+                self._write(out, self.renderer.article_site_path(current[0]),
+                            self.renderer.article(current[0], article, previous, current[1]))
+                previous = current[0]
+            current = (article, html)
+            listing.add(article)
+            latest.append(current)
         if current is not None:
-            self._write(out, self.renderer.article_site_path(current),
-                        self.renderer.article(current, None, previous))
-        self._category(out, category, None, window)
-        self._category_feed(out, category, window)
+            self._write(out, self.renderer.article_site_path(current[0]),
+                        self.renderer.article(current[0], None, previous, current[1]))
+        listing.close()
+        for article, html in latest:
+            article.html = html.decode()
+        self._write_category_feed(out, category, [a for a, _ in reversed(latest)])
 
-    def _days_and_sitemaps(self, out: Output, window: tuple[int, int]) -> set[str]:
-        """Day pages (with links to the days around them) and one sitemap per month."""
+    def _days_sitemaps_and_tags(self, out: Output, window: tuple[int, int]) -> set[str]:
+        """Day pages (with links to the days around them), one sitemap per month and the
+        tag listings, from one pass over the articles."""
         months: set[str] = set()
         previous_day: tuple[date, list[Article]] | None = None
         before: date | None = None
         month_urls: list[tuple[str, str]] = []
         current_month = None
+        tags: dict[str, _Listing] = {}
         for article in self._stream(window):
             day = article.published.astimezone(self.tz).date()
             month = f"{day:%Y-%m}"
@@ -233,20 +242,30 @@ class SiteBuilder:
             if previous_day is None:
                 previous_day = (day, [])
             previous_day[1].append(article)
+            for tag in article.tags:
+                listing = tags.get(tag)
+                if listing is None:
+                    listing = tags[tag] = self._tag_listing(out, tag)
+                listing.add(article)
         if previous_day:
             self._day(out, previous_day[0], previous_day[1], before, None)
         if current_month:
             self._write_month_sitemap(out, current_month, month_urls)
+        for listing in tags.values():
+            listing.close()
         return months
 
-    def _stream(self, window: tuple[int, int], batch: int = 5000) -> Iterator[Article]:
+    def _stream(self, window: tuple[int, int], offset: int = 0, batch: int = 5000,
+                **filters: str) -> Iterator[Article]:
+        """Articles oldest first, read in batches that continue from the last key."""
         low, high = window
         while True:
-            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch)
+            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch,
+                                        offset=offset, **filters)
             yield from rows
             if len(rows) < batch:
                 return
-            low = rows[-1].key + 1
+            low, offset = rows[-1].key + 1, 0
 
     # -- incremental build --------------------------------------------------------------
 
@@ -350,54 +369,35 @@ class SiteBuilder:
         for path in static_files():
             out.write(f"/static/{path.name}", path.read_bytes())
 
-    def _listing(
-        self, out: Output, window: tuple[int, int], first_key: int | None, *, heading: str,
-        page_path, feed: str | None = None, **filters: str,
-    ) -> None:
-        """A front page of the newest articles and numbered pages counted from the oldest,
-        so that news arriving at the top leaves the older pages as they were. The last
-        numbered page holds the newest few: the head of the front page, not read again."""
-        per_page = self.options.per_page
-        total = self.store.count_where(keys=window, **filters)
-        blocks = math.ceil(total / per_page)
-        start = 1
+    def _listing(self, out: Output, window: tuple[int, int], first_key: int | None,
+                 listing: _Listing, **filters: str) -> None:
+        """Rewrite a listing from the numbered page holding ``first_key`` on (all of it if
+        None), reading from far enough back to fill the front page."""
+        offset = 0
         if first_key is not None:
+            per_page = self.options.per_page
             before = self.store.count_where(keys=(window[0], first_key - 1), **filters)
-            start = before // per_page + 1
-        links = [{"href": self.renderer.href(page_path(k)), "label": str(k)}
-                 for k in range(blocks, 0, -1)]
-        front = self.store.summaries(keys=window, limit=per_page, **filters)
-        older_front = (total - per_page - 1) // per_page + 1 if total > per_page else None
-        self._write(out, page_path(None), self.renderer.listing(
-            heading, front, subheading=f"共 {total} 篇", feed=self.renderer.href(feed) if feed else None,
-            older=self.renderer.href(page_path(older_front)) if older_front else None,
-            blocks=links if blocks > 1 else None, show_outlet="category" not in filters,
-        ))
-        for k in range(start, blocks + 1):
-            if k == blocks:
-                items = front[: total - (k - 1) * per_page][::-1]
-            else:
-                items = self.store.summaries(keys=window, newest_first=False, limit=per_page,
-                                             offset=(k - 1) * per_page, **filters)
-            newer = page_path(k + 1) if k < blocks else page_path(None)
-            self._write(out, page_path(k), self.renderer.listing(
-                f"{heading}（第 {k} 页）", items[::-1],
-                newer=self.renderer.href(newer),
-                older=self.renderer.href(page_path(k - 1)) if k > 1 else None,
-                show_outlet="category" not in filters,
-            ))
-        prefix = page_path(1).rsplit("/", 1)[0] + "/"
-        for path in out.paths_with_prefix(prefix):
-            number = path[len(prefix):-5]
-            if number.isdigit() and int(number) > blocks:
-                out.remove(path)
+            total = self.store.count_where(keys=window, **filters)
+            listing.skip = before // per_page * per_page
+            if before and before % per_page == 0:
+                listing.skip -= per_page  # the page before may have been the last: its link changes
+            offset = max(0, min(listing.skip, total - per_page))
+        listing.position = offset
+        for article in self._stream(window, offset, **filters):
+            listing.add(article)
+        listing.close()
+
+    def _category_listing(self, out: Output, slug: str) -> _Listing:
+        return _Listing(self, out, heading=self._outlets().get(slug) or slug,
+                        page_path=lambda k: category_path(slug, k),
+                        feed=category_feed_path(slug), show_outlet=False)
+
+    def _tag_listing(self, out: Output, tag: str) -> _Listing:
+        return _Listing(self, out, heading=f"标签：{tag}", page_path=lambda k: tag_path(tag, k))
 
     def _category(self, out: Output, slug: str, first_key: int | None,
                   window: tuple[int, int]) -> None:
-        outlet = self._outlets().get(slug) or slug
-        self._listing(out, window, first_key, heading=outlet or slug,
-                      page_path=lambda k: category_path(slug, k), feed=category_feed_path(slug),
-                      category=slug)
+        self._listing(out, window, first_key, self._category_listing(out, slug), category=slug)
 
     def _outlets(self) -> dict[str, str]:
         if self._outlet_names is None:
@@ -412,8 +412,7 @@ class SiteBuilder:
         return self._counts
 
     def _tag(self, out: Output, tag: str, first_key: int | None, window: tuple[int, int]) -> None:
-        self._listing(out, window, first_key, heading=f"标签：{tag}",
-                      page_path=lambda k: tag_path(tag, k), tag=tag)
+        self._listing(out, window, first_key, self._tag_listing(out, tag), tag=tag)
 
     def _day(self, out: Output, day: date, items: list[Article], before: date | None,
              after: date | None) -> None:
@@ -448,7 +447,10 @@ class SiteBuilder:
             self._category_feed(out, slug, window)
 
     def _category_feed(self, out: Output, slug: str, window: tuple[int, int]) -> None:
-        entries = self.store.summaries(keys=window, category=slug, limit=FEED_SIZE, with_body=True)
+        self._write_category_feed(out, slug, self.store.summaries(
+            keys=window, category=slug, limit=FEED_SIZE, with_body=True))
+
+    def _write_category_feed(self, out: Output, slug: str, entries: list[Article]) -> None:
         if entries:
             self._write(out, category_feed_path(slug), self.renderer.feed(
                 f"{self._outlets().get(slug) or slug} - {self.settings.site.title}",
@@ -548,6 +550,66 @@ def _key_day(key: int, tz) -> date:
     return datetime.fromtimestamp(key >> KEY_BITS, UTC).astimezone(tz).date()
 
 
+class _Listing:
+    """One listing (an outlet's, a tag's) written from its articles oldest first: a front
+    page of the newest and numbered pages counted from the oldest, so that news arriving at
+    the top leaves the older pages as they were. A numbered page is written as soon as the
+    article after it arrives; the last holds the newest few.
+
+    ``position`` is the index (oldest first) of the next article to arrive, ``skip`` the
+    first index whose page is rewritten: a rebuild reads from just far enough back to fill
+    the front page and rewrites only the pages its changes touch."""
+
+    def __init__(self, builder: SiteBuilder, out: Output, *, heading: str, page_path,
+                 feed: str | None = None, show_outlet: bool = True):
+        self.builder, self.out = builder, out
+        self.heading, self.page_path, self.feed = heading, page_path, feed
+        self.show_outlet = show_outlet
+        self.per_page = builder.options.per_page
+        self.position = 0
+        self.skip = 0
+        self.page: list[Article] = []
+        self.newest: deque[Article] = deque(maxlen=self.per_page)
+
+    def add(self, article: Article) -> None:
+        self.newest.append(article)
+        if self.position >= self.skip:
+            if len(self.page) == self.per_page:
+                self._numbered(self.position // self.per_page, self.page, last=False)
+                self.page = []
+            self.page.append(article)
+        self.position += 1
+
+    def close(self) -> None:
+        total, per_page, renderer = self.position, self.per_page, self.builder.renderer
+        blocks = math.ceil(total / per_page)
+        if self.page:
+            self._numbered(blocks, self.page, last=True)
+        links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
+                 for k in range(blocks, 0, -1)]
+        older = (total - per_page - 1) // per_page + 1 if total > per_page else None
+        self.builder._write(self.out, self.page_path(None), renderer.listing(
+            self.heading, list(reversed(self.newest)), subheading=f"共 {total} 篇",
+            feed=renderer.href(self.feed) if self.feed else None,
+            older=renderer.href(self.page_path(older)) if older else None,
+            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet,
+        ))
+        prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
+        for path in self.out.paths_with_prefix(prefix):
+            number = path[len(prefix):-5]
+            if number.isdigit() and int(number) > blocks:
+                self.out.remove(path)
+
+    def _numbered(self, k: int, items: list[Article], last: bool) -> None:
+        renderer = self.builder.renderer
+        newer = self.page_path(None) if last else self.page_path(k + 1)
+        self.builder._write(self.out, self.page_path(k), renderer.listing(
+            f"{self.heading}（第 {k} 页）", items[::-1], newer=renderer.href(newer),
+            older=renderer.href(self.page_path(k - 1)) if k > 1 else None,
+            show_outlet=self.show_outlet,
+        ))
+
+
 def _balance(items: list[str], sizes: dict[str, int], parts: int) -> list[list[str]]:
     """Split categories into groups of about equal article counts."""
     groups: list[list[str]] = [[] for _ in range(max(1, parts))]
@@ -566,6 +628,7 @@ def _render_outlets(jobs: list[tuple]) -> list[tuple[dict[str, str], int, int, i
         store = open_store(url)
         out = Output(options.out)
         try:
+            out.preload(*(p for c in categories for p in (f"/{c}/", f"/category/{c}")))
             builder = SiteBuilder(store, settings, options)
             for category in categories:
                 builder.outlet_pages(out, category, window)
@@ -577,12 +640,11 @@ def _render_outlets(jobs: list[tuple]) -> list[tuple[dict[str, str], int, int, i
 
 
 def _category_stream(store: Store, category: str, window: tuple[int, int],
-                     batch: int = 500) -> Iterator[Article]:
+                     batch: int = 500) -> Iterator[tuple[Article, bytes]]:
     low, high = window
     while True:
-        rows = store.summaries(category=category, keys=(low, high), newest_first=False,
-                               limit=batch, with_body=True)
+        rows = store.page_bodies(category=category, keys=(low, high), limit=batch)
         yield from rows
         if len(rows) < batch:
             return
-        low = rows[-1].key + 1
+        low = rows[-1][0].key + 1

@@ -24,7 +24,9 @@ folder took 1.4 ms a file on this VM's ext4 disk, against 0.8-1.0 ms with a fold
 
 
 def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """SHA-256 (the first 128 bits): OpenSSL's runs on the CPU's SHA instructions, twice
+    as fast as BLAKE2 here, and every page of a full build is hashed."""
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 class Output:
@@ -42,6 +44,7 @@ class Output:
             self.db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
         self.produced: dict[str, str] = {}
         self.known: dict[str, str] | None = None
+        self.loaded: tuple[str, ...] = ()
         self.folders: set[str] = set()
         self.base = str(root)
         self.pid = os.getpid()
@@ -53,12 +56,22 @@ class Output:
         self.unchanged = 0
         self.removed = 0
 
-    def preload(self) -> None:
-        """Read every recorded hash at once: cheaper than one query per file in a full build."""
-        self.known = dict(self.db.execute("SELECT path, hash FROM files"))
+    def preload(self, *prefixes: str) -> None:
+        """Read the recorded hashes at once, all of them or those under ``prefixes``: one
+        query per file was a twentieth of a full build."""
+        if not prefixes:
+            self.known = dict(self.db.execute("SELECT path, hash FROM files"))
+            self.loaded = ("/",)
+            return
+        known = self.known if self.known is not None else {}
+        for prefix in prefixes:
+            known.update(self.db.execute(
+                "SELECT path, hash FROM files WHERE path >= ? AND path < ?", (prefix, prefix + "\uffff")))
+        self.known = known
+        self.loaded += prefixes
 
     def known_hash(self, path: str) -> str | None:
-        if self.known is not None:
+        if self.known is not None and path.startswith(self.loaded):
             return self.known.get(path)
         row = self.db.execute("SELECT hash FROM files WHERE path=?", (path,)).fetchone()
         return row[0] if row else None
@@ -75,7 +88,7 @@ class Output:
             return
         folder = target.rsplit("/", 1)[0]
         if folder not in self.folders:
-            os.makedirs(folder, exist_ok=True)
+            self._make_folder(folder)
             self.folders.add(folder)
         tmp = f"{self.tmp}/{next(_NUMBERS)}"
         try:
@@ -87,6 +100,17 @@ class Output:
                 os.unlink(tmp)
             raise
         self.written += 1
+
+    @staticmethod
+    def _make_folder(folder: str) -> None:
+        """Most folders are new leaves of folders that exist (an article's day): one mkdir,
+        not makedirs' walk up the path."""
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
 
     def _sweep(self) -> None:
         """Remove what builds that died (killed, crashed) left half-written: the folders of
@@ -123,7 +147,7 @@ class Output:
             "SELECT path FROM files WHERE path >= ? AND path < ?", (prefix, prefix + "\uffff"))]
 
     def all_paths(self) -> set[str]:
-        if self.known is not None:
+        if self.known is not None and self.loaded == ("/",):
             return set(self.known)
         return {p for (p,) in self.db.execute("SELECT path FROM files")}
 

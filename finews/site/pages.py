@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -107,6 +108,8 @@ class Renderer:
             self.env.globals[part] = Markup(self.env.get_template(f"_{part}.html").render())
         self.theme = theme
         self._views: dict[int, View] = {}
+        self._body_mark = f"<!--{secrets.token_hex(16)}-->"
+        self._splice_bodies = not (theme and (theme / "article.html").is_file())
 
     def fingerprint(self) -> str:
         """Changes whenever templates, static files, finews or the site settings change."""
@@ -156,14 +159,20 @@ class Renderer:
     def _render(self, template: str, **context: object) -> bytes:
         return self.env.get_template(template).render(**context).encode("utf-8")
 
-    def article(self, a: Article, newer: Article | None, older: Article | None) -> bytes:
+    def article(self, a: Article, newer: Article | None, older: Article | None,
+                html: bytes | None = None) -> bytes:
+        """``html``: the body as UTF-8 bytes, spliced into the rendered page where the
+        packaged template puts it (a theme's own template receives it as text)."""
+        splice = html is not None and self._splice_bodies
+        body = self._body_mark if splice else a.html if html is None else html.decode()
         original = a.url if a.url.startswith(("http://", "https://")) else ""
-        return self._render(
-            "article.html", a=self.view(a), body=Markup(a.html),
+        page = self._render(
+            "article.html", a=self.view(a), body=Markup(body),
             canonical=self.absolute(self.article_site_path(a)), original=original,
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )
+        return page.replace(self._body_mark.encode(), html, 1) if splice else page
 
     def items_html(self, items: list[Article], show_outlet: bool = True,
                    time_format: str = "%m-%d %H:%M") -> Markup:

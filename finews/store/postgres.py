@@ -97,6 +97,7 @@ def _like(term: str) -> str:
 
 class PostgresStore(SQLStore):
     no_limit = None
+    utf8_bytes = "convert_to({}, 'UTF8')"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, category_overrides: dict[str, str] | None = None):

@@ -34,6 +34,7 @@ _COLUMNS = (
 )
 _SUMMARY = f"{_COLUMNS}, '' AS body, '' AS html"
 _FULL = f"{_COLUMNS}, body, html"
+_PUBLISHABLE = "CASE WHEN html = '' THEN body ELSE html END"
 _FULL_A = ", ".join("a." + c.strip() for c in _FULL.split(","))
 _SUMMARY_A = ", ".join("a." + c.strip() for c in _COLUMNS.split(",")) + ", '', ''"
 
@@ -158,6 +159,8 @@ class SQLStore(Store):
     category_overrides: dict[str, str]
     integrity_errors: tuple[type[Exception], ...]
     no_limit: Any = None
+    utf8_bytes = "CAST({} AS BLOB)"
+    """SQL that gives a text value's UTF-8 bytes."""
     skip_locked = ""
 
     @abstractmethod
@@ -546,6 +549,14 @@ class SQLStore(Store):
             f"SELECT {cols} FROM {where} ORDER BY key {order} LIMIT ? OFFSET ?",
             (*params, self.no_limit if limit is None else limit, offset),
         )
+
+    def page_bodies(
+        self, *, category: str, keys: tuple[int, int], limit: int
+    ) -> list[tuple[Article, bytes]]:
+        sql = (f"SELECT {_SUMMARY}, {self.utf8_bytes.format(_PUBLISHABLE)} FROM articles "
+               "WHERE category = ? AND key BETWEEN ? AND ? ORDER BY key LIMIT ?")
+        return [(_row_to_article(row[:-1]), bytes(row[-1]))
+                for row in self._x(sql, (category, *keys, limit))]
 
     def count_where(
         self, *, category: str | None = None, tag: str | None = None,

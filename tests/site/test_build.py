@@ -205,6 +205,47 @@ def test_pages_counted_from_the_oldest_stay_put(tmp_path):
     store.close()
 
 
+def test_listings_stay_exact_through_rebuilds_with_small_pages(tmp_path):
+    """Pages of three: newer articles, an old one moved to the top by a corrected time, late
+    articles landing in the middle of a listing, and single new ones (one of them starts a
+    new page). Every rebuild equals a full build, and
+    every article of an outlet is on exactly one of its numbered pages."""
+    from datetime import datetime, timedelta
+
+    from finews.model import BEIJING
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    base = datetime(2025, 1, 1, tzinfo=BEIJING)
+
+    def article(i: int, hours: float):
+        return make_article(i, outlet=["南方都市报", "上海证券报"][i % 2],
+                            tags=["芯片"] if i % 3 else ["降息", "芯片"],
+                            published=base + timedelta(hours=hours))
+
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert([article(i, i) for i in range(20)])
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    build(store, settings, out, per_page=3)
+    steps = [[article(i, i) for i in range(20, 27)], [article(4, 30)],
+             [article(40, 2.5), article(41, 7.5), article(42, 0.5)],
+             [article(50, 40)], [article(52, 41)], [article(54, 42)]]
+    for n, batch in enumerate(steps):
+        store.upsert(batch)
+        assert not build(store, settings, out, per_page=3).full
+        fresh = tmp_path / f"fresh{n}"
+        build(store, settings, fresh, per_page=3, full=True)
+        assert site_files(out) == site_files(fresh), f"after step {n}"
+    numbered = sorted((out / "category/nanfangdushibao").iterdir(), key=lambda p: int(p.stem))
+    listed = [a.get("href") for p in numbered
+              for a in lxml.html.fromstring(p.read_bytes()).cssselect("ol.items li > a")]
+    expected = [f"/{a.category}/{a.published.astimezone(BEIJING):%Y/%m/%d}/{a.code}.html"
+                for a in store.summaries(category="nanfangdushibao", newest_first=False)]
+    assert sorted(listed) == sorted(expected) and len(numbered) == -(-len(expected) // 3)
+    store.close()
+
+
 def test_retention_keeps_the_site_small_and_the_archive_whole(tmp_path):
     from finews.store import open_store
 
@@ -250,6 +291,7 @@ def test_compiled_templates_are_cached_and_follow_theme_edits(site, tmp_path):
         build(store, settings, out, full=True, theme=theme)
         page = (out / "cailianshe/2022/04/21/NW202204212352230938.html").read_text(encoding="utf-8")
         assert f"<p>{marker}</p>" in page
+        assert "长春发布《关于支持市场" in page, "a theme's article template receives the body as text"
 
 
 def test_half_written_files_of_dead_builds_are_swept(tmp_path):

@@ -197,3 +197,20 @@ def test_nul_characters_are_dropped_on_every_backend(store):
     store.upsert([make_article(1, title="标\x00题", body="<p>正\x00文</p>")])
     stored = store.get(make_article(1).id)
     assert (stored.title, stored.body) == ("标题", "<p>正文</p>")
+
+
+def test_page_bodies_give_the_publishable_html_as_utf8_oldest_first(store):
+    hostile = '<p>正文<script>alert(1)</script>“引号”</p>'
+    store.upsert([make_article(1, body=hostile), make_article(2, body="<p>中文正文 2</p>"),
+                  make_article(3, outlet="上海证券报")])
+    rows = store.page_bodies(category="nanfangdushibao", keys=(-(1 << 62), 1 << 62), limit=10)
+    assert [a.id for a, _ in rows] == [make_article(1).id, make_article(2).id]
+    for article, html in rows:
+        stored = store.get(article.id)
+        assert html == stored.html.encode("utf-8")
+        assert article.title == stored.title and article.html == ""
+    assert b"<script>" not in rows[0][1] and "“引号”".encode() in rows[0][1]
+    assert rows[1][1] == "<p>中文正文 2</p>".encode()
+    first = rows[0][0].key
+    assert [a.id for a, _ in store.page_bodies(
+        category="nanfangdushibao", keys=(first + 1, 1 << 62), limit=1)] == [make_article(2).id]
