@@ -255,17 +255,15 @@ class SiteBuilder:
             listing.close()
         return months
 
-    def _stream(self, window: tuple[int, int], offset: int = 0, batch: int = 5000,
-                **filters: str) -> Iterator[Article]:
+    def _stream(self, window: tuple[int, int], batch: int = 5000, **filters: str) -> Iterator[Article]:
         """Articles oldest first, read in batches that continue from the last key."""
         low, high = window
         while True:
-            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch,
-                                        offset=offset, **filters)
+            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch, **filters)
             yield from rows
             if len(rows) < batch:
                 return
-            low, offset = rows[-1].key + 1, 0
+            low = rows[-1].key + 1
 
     # -- incremental build --------------------------------------------------------------
 
@@ -373,7 +371,7 @@ class SiteBuilder:
                  listing: _Listing, **filters: str) -> None:
         """Rewrite a listing from the numbered page holding ``first_key`` on (all of it if
         None), reading from far enough back to fill the front page."""
-        offset = 0
+        low, offset = window[0], 0
         if first_key is not None:
             per_page = self.options.per_page
             before = self.store.count_where(keys=(window[0], first_key - 1), **filters)
@@ -382,8 +380,11 @@ class SiteBuilder:
             if before and before % per_page == 0:
                 listing.skip -= per_page  # the page before may have been the last: its link changes
             offset = max(0, min(listing.skip, total - per_page))
+            if offset:
+                start = self.store.nth_key(offset, keys=window, **filters)
+                low = window[1] + 1 if start is None else start
         listing.position = offset
-        for article in self._stream(window, offset, **filters):
+        for article in self._stream((low, window[1]), **filters):
             listing.add(article)
         listing.close()
 

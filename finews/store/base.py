@@ -257,6 +257,12 @@ class Store(ABC):
         """The closest key before (or after) ``key``, optionally within a category."""
 
     @abstractmethod
+    def nth_key(self, position: int, *, keys: tuple[int, int], category: str | None = None,
+                tag: str | None = None) -> int | None:
+        """The key at ``position`` (0 is the oldest) of the filtered articles, or None: read
+        from an index alone, where skipping with OFFSET would read each skipped article."""
+
+    @abstractmethod
     def page_dates(
         self, keys: tuple[int, int]
     ) -> list[tuple[str, str, datetime, datetime, datetime]]:

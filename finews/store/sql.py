@@ -599,6 +599,21 @@ class SQLStore(Store):
             f"SELECT {agg}(key) FROM articles WHERE key {op} ?{where}", params
         ).fetchone()[0]
 
+    def nth_key(self, position: int, *, keys: tuple[int, int], category: str | None = None,
+                tag: str | None = None) -> int | None:
+        if tag is not None and category is None:
+            source, params = "article_tags WHERE tag = ? AND", (tag,)
+        elif category is not None and tag is None:
+            source, params = "articles WHERE category = ? AND", (category,)
+        else:
+            where, filters = self._filters(category, tag, keys)
+            row = self._x(f"SELECT key FROM {where} ORDER BY key LIMIT 1 OFFSET ?",
+                          (*filters, position)).fetchone()
+            return row[0] if row else None
+        row = self._x(f"SELECT key FROM {source} key BETWEEN ? AND ? ORDER BY key LIMIT 1 OFFSET ?",
+                      (*params, *keys, position)).fetchone()
+        return row[0] if row else None
+
     def page_dates(
         self, keys: tuple[int, int]
     ) -> list[tuple[str, str, datetime, datetime, datetime]]:

@@ -242,39 +242,51 @@ class SQLiteStore(SQLStore):
             ) from exc
 
     def _migrate(self) -> None:
+        """Bring the schema and the search index up to date. Each step re-reads the version
+        inside its write transaction: two processes opening a new archive at once (`finews
+        run` and `finews serve`) would otherwise both apply the first migration."""
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else 0
+        version = int(self._meta("schema_version") or 0)
         if version > len(MIGRATIONS):
             raise FinewsError(
                 f"archive {self.path} has schema version {version}, newer than this finews "
                 f"understands ({len(MIGRATIONS)}); upgrade finews"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                if callable(script):
-                    script(self.db)
-                else:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self.db.execute(statement)
-                self.db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number),)
-                )
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-        row = self.db.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
-        if row is None or row[0] != TOKENS_VERSION:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                _reindex(self.db)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+        while version < len(MIGRATIONS):
+            self._in_write_transaction(self._next_migration)
+            version = int(self._meta("schema_version") or 0)
+        if self._meta("search_version") != TOKENS_VERSION:
+            self._in_write_transaction(self._reindex_if_stale)
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _in_write_transaction(self, work) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            work()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _next_migration(self) -> None:
+        version = int(self._meta("schema_version") or 0)
+        if version >= len(MIGRATIONS):
+            return
+        script = MIGRATIONS[version]
+        if callable(script):
+            script(self.db)
+        else:
+            for statement in script.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version + 1),))
+
+    def _reindex_if_stale(self) -> None:
+        if self._meta("search_version") != TOKENS_VERSION:
+            _reindex(self.db)
 
     @property
     def schema_version(self) -> int:

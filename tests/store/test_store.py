@@ -214,3 +214,38 @@ def test_page_bodies_give_the_publishable_html_as_utf8_oldest_first(store):
     first = rows[0][0].key
     assert [a.id for a, _ in store.page_bodies(
         category="nanfangdushibao", keys=(first + 1, 1 << 62), limit=1)] == [make_article(2).id]
+
+
+def test_nth_key_counts_from_the_oldest_within_a_filter(store):
+    store.upsert([make_article(i, outlet="上海证券报" if i % 3 else "南方都市报",
+                               tags=["降息"] if i % 2 else ["芯片"]) for i in range(12)])
+    everything = (-(1 << 62), 1 << 62)
+    for filters in ({"category": "shanghaizhengquanbao"}, {"tag": "降息"},
+                    {"category": "nanfangdushibao", "tag": "芯片"}, {}):
+        keys = [a.key for a in store.summaries(keys=everything, newest_first=False, **filters)]
+        assert [store.nth_key(i, keys=everything, **filters) for i in range(len(keys) + 1)] == [
+            *keys, None], filters
+        assert store.nth_key(0, keys=(keys[1], keys[-1]), **filters) == keys[1]
+
+
+def _open_at_once(path: str, barrier) -> str:
+    barrier.wait()
+    try:
+        with open_store(path) as store:
+            return str(store.count())
+    except FinewsError as exc:
+        return str(exc)
+
+
+def test_processes_opening_a_new_archive_at_once_all_succeed(tmp_path):
+    """`finews run` and `finews serve` started together: both create the schema."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        path = str(tmp_path / f"new-{attempt}.db")
+        with context.Manager() as manager:
+            barrier = manager.Barrier(4)
+            with context.Pool(4) as pool:
+                results = pool.starmap(_open_at_once, [(path, barrier)] * 4)
+        assert results == ["0"] * 4, results
