@@ -40,11 +40,13 @@ def map_chunks(
     workers: int | None = None,
     window: int = 4,
     inline_below: int = 2,
+    nice: int = 0,
 ) -> Iterator[R]:
     """``work`` over chunks of ``items`` in worker processes, results in input order.
 
     At most ``window`` chunks per worker are in flight, so memory stays flat however many
     items there are. Small inputs (fewer than ``inline_below`` chunks) run in this process.
+    ``nice`` lowers the workers' priority, for when this process is the bottleneck.
     """
     chunks = _chunks(items, chunk_size)
     head = list(islice(chunks, inline_below))
@@ -54,7 +56,8 @@ def map_chunks(
         return
     workers = workers or max(1, os.cpu_count() or 1)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_lower_priority,
+                             initargs=(nice,)) as pool:
         pending: deque[Future[list[R]]] = deque()
         for chunk in chain(head, chunks):
             pending.append(pool.submit(work, chunk))
@@ -62,3 +65,8 @@ def map_chunks(
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+
+
+def _lower_priority(increment: int) -> None:
+    if increment:
+        os.nice(increment)
