@@ -251,6 +251,9 @@ class SiteBuilder:
             self._day(out, previous_day[0], previous_day[1], before, None)
         if current_month:
             self._write_month_sitemap(out, current_month, month_urls)
+        for tag in self.store.tag_counts():  # tags with no article on the site: an empty page
+            if tag not in tags:
+                tags[tag] = self._tag_listing(out, tag)
         for listing in tags.values():
             listing.close()
         return months

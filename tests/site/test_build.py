@@ -246,6 +246,33 @@ def test_listings_stay_exact_through_rebuilds_with_small_pages(tmp_path):
     store.close()
 
 
+def test_rebuilds_with_retention_equal_full_builds(tmp_path):
+    """Keeping the newest 8: new articles push old ones (and a tag's only article) off the
+    site; every rebuild equals a full build."""
+    from datetime import datetime, timedelta
+
+    from finews.model import BEIJING
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    base = datetime(2025, 1, 1, tzinfo=BEIJING)
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert([make_article(i, tags=["旧闻"] if i == 0 else ["芯片"],
+                               published=base + timedelta(hours=i)) for i in range(10)])
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    build(store, settings, out, per_page=3, keep_articles=8)
+    for step in range(3):
+        store.upsert([make_article(20 + 2 * step + i, published=base + timedelta(hours=20 + 2 * step + i))
+                      for i in range(2)])
+        assert not build(store, settings, out, per_page=3, keep_articles=8).full
+        fresh = tmp_path / f"fresh{step}"
+        build(store, settings, fresh, per_page=3, keep_articles=8, full=True)
+        assert site_files(out) == site_files(fresh), f"after step {step}"
+    assert "共 0 篇" in (out / "tag/旧闻.html").read_text(encoding="utf-8")
+    store.close()
+
+
 def test_retention_keeps_the_site_small_and_the_archive_whole(tmp_path):
     from finews.store import open_store
 
