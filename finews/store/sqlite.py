@@ -25,6 +25,8 @@ from finews.store.sql import (
 PAGE_SIZE = 16384
 """For new archives (an existing one keeps its own): an article's body fits one page, and
 writing the search index took a tenth less time than with SQLite's default 4 KB."""
+BUSY_SECONDS = 30
+"""How long a connection waits for another process's write to finish."""
 INDEX_BUFFER_BYTES = 16 << 20
 """How much index data FTS5 gathers in memory before it writes a segment (1 MB by default):
 a batch of 1,000 imported articles then becomes one segment instead of dozens that must
@@ -221,10 +223,10 @@ class SQLiteStore(SQLStore):
             )
         try:
             self.db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
+                self.path, isolation_level=None, timeout=BUSY_SECONDS, check_same_thread=False
             )
             self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA cache_size=-16384")
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -240,6 +242,19 @@ class SQLiteStore(SQLStore):
                 f"cannot open archive {self.path}: {exc}. The file is not a finews archive or "
                 "is damaged; restore it from a backup or set archive.database_url to another file"
             ) from exc
+
+    def _use_wal(self) -> None:
+        """Switching a new archive to WAL does not wait out SQLite's busy timeout when another
+        process is setting it up too ("database is locked" at once): retry as long as it would."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         """Bring the schema and the search index up to date. Each step re-reads the version

@@ -238,14 +238,14 @@ def _open_at_once(path: str, barrier) -> str:
 
 
 def test_processes_opening_a_new_archive_at_once_all_succeed(tmp_path):
-    """`finews run` and `finews serve` started together: both create the schema."""
+    """`finews run` and `finews serve` started together: both set up the new archive (its
+    WAL mode, its schema). Before the fix, 9 in 160 such opens failed."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    for attempt in range(3):
-        path = str(tmp_path / f"new-{attempt}.db")
-        with context.Manager() as manager:
+    with context.Manager() as manager, context.Pool(4) as pool:
+        for attempt in range(12):
             barrier = manager.Barrier(4)
-            with context.Pool(4) as pool:
-                results = pool.starmap(_open_at_once, [(path, barrier)] * 4)
-        assert results == ["0"] * 4, results
+            path = str(tmp_path / f"new-{attempt}.db")
+            results = pool.starmap(_open_at_once, [(path, barrier)] * 4)
+            assert results == ["0"] * 4, results
