@@ -562,16 +562,20 @@ class SQLStore(Store):
         self, *, category: str | None = None, tag: str | None = None,
         keys: tuple[int, int] | None = None,
     ) -> int:
-        if tag is not None and category is None:
-            # article_tags holds the keys: joining the articles for each would read them all
-            clauses, params = ["tag = ?"], [tag]
-            if keys is not None:
-                clauses.append("key BETWEEN ? AND ?")
-                params += list(keys)
-            sql = "SELECT COUNT(*) FROM article_tags WHERE " + " AND ".join(clauses)
-            return self._x(sql, params).fetchone()[0]
-        where, params = self._filters(category, tag, keys)
+        where, params = self._key_filters(category, tag, keys)
         return self._x(f"SELECT COUNT(*) FROM {where}", params).fetchone()[0]
+
+    def _key_filters(
+        self, category: str | None, tag: str | None, keys: tuple[int, int] | None
+    ) -> tuple[str, tuple]:
+        """Like _filters, for queries that need only keys: a tag alone is answered from
+        article_tags, since joining the articles would read every one of them."""
+        if tag is None or category is not None:
+            return self._filters(category, tag, keys)
+        where, params = "article_tags WHERE tag = ?", (tag,)
+        if keys is not None:
+            where, params = where + " AND key BETWEEN ? AND ?", (*params, *keys)
+        return where, params
 
     @staticmethod
     def _filters(
@@ -601,17 +605,9 @@ class SQLStore(Store):
 
     def nth_key(self, position: int, *, keys: tuple[int, int], category: str | None = None,
                 tag: str | None = None) -> int | None:
-        if tag is not None and category is None:
-            source, params = "article_tags WHERE tag = ? AND", (tag,)
-        elif category is not None and tag is None:
-            source, params = "articles WHERE category = ? AND", (category,)
-        else:
-            where, filters = self._filters(category, tag, keys)
-            row = self._x(f"SELECT key FROM {where} ORDER BY key LIMIT 1 OFFSET ?",
-                          (*filters, position)).fetchone()
-            return row[0] if row else None
-        row = self._x(f"SELECT key FROM {source} key BETWEEN ? AND ? ORDER BY key LIMIT 1 OFFSET ?",
-                      (*params, *keys, position)).fetchone()
+        where, params = self._key_filters(category, tag, keys)
+        row = self._x(f"SELECT key FROM {where} ORDER BY key LIMIT 1 OFFSET ?",
+                      (*params, position)).fetchone()
         return row[0] if row else None
 
     def page_dates(
