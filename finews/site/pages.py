@@ -109,6 +109,7 @@ class Renderer:
         self.theme = theme
         self._views: dict[int, View] = {}
         self._body_mark = f"<!--{secrets.token_hex(16)}-->"
+        self._body_mark_bytes = self._body_mark.encode()
         self._splice_bodies = not (theme and (theme / "article.html").is_file())
 
     def fingerprint(self) -> str:
@@ -172,7 +173,7 @@ class Renderer:
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )
-        return page.replace(self._body_mark.encode(), html, 1) if splice else page
+        return page.replace(self._body_mark_bytes, html, 1) if splice else page
 
     def items_html(self, items: list[Article], show_outlet: bool = True,
                    time_format: str = "%m-%d %H:%M") -> Markup:

@@ -261,7 +261,7 @@ class SQLiteStore(SQLStore):
         inside its write transaction: two processes opening a new archive at once (`finews
         run` and `finews serve`) would otherwise both apply the first migration."""
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        version = int(self._meta("schema_version") or 0)
+        version = self.schema_version
         if version > len(MIGRATIONS):
             raise FinewsError(
                 f"archive {self.path} has schema version {version}, newer than this finews "
@@ -269,7 +269,7 @@ class SQLiteStore(SQLStore):
             )
         while version < len(MIGRATIONS):
             self._in_write_transaction(self._next_migration)
-            version = int(self._meta("schema_version") or 0)
+            version = self.schema_version
         if self._meta("search_version") != TOKENS_VERSION:
             self._in_write_transaction(self._reindex_if_stale)
 
@@ -287,7 +287,7 @@ class SQLiteStore(SQLStore):
             raise
 
     def _next_migration(self) -> None:
-        version = int(self._meta("schema_version") or 0)
+        version = self.schema_version
         if version >= len(MIGRATIONS):
             return
         script = MIGRATIONS[version]
@@ -305,7 +305,7 @@ class SQLiteStore(SQLStore):
 
     @property
     def schema_version(self) -> int:
-        return int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        return int(self._meta("schema_version") or 0)
 
     # -- the engine ------------------------------------------------------------------------
 
