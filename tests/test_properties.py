@@ -152,3 +152,44 @@ def test_store_then_load_and_export_then_import_are_exact(articles):
                 back = again.get(article.id)
                 expected = (article.title, article.body, article.published)
                 assert (back.title, back.body, back.published) == expected
+
+
+QUIRKS = ("final newline", "crlf", "bom", "blank line before front matter", "no back links")
+BODY_TEXT = st.text(st.sampled_from("中文新闻央行<p></p>ab 12：。\n[]()>"), max_size=60).map(str.strip)
+
+
+def _with_quirks(post: str, quirks: frozenset[str]) -> str:
+    """The original site's files as they really are: each quirk seen in its posts."""
+    if "no back links" in quirks:
+        post = post[: post.rindex("\n\n[返回")]
+    if "final newline" in quirks:
+        post += "\n"
+    if "crlf" in quirks:
+        post = post.replace("\n", "\r\n")
+    if "blank line before front matter" in quirks:
+        post = "\n" + post
+    if "bom" in quirks:
+        post = "\ufeff" + post
+    return post
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 10**6), title=TEXT, body=BODY_TEXT, digest=BODY_TEXT.map(lambda s: s.replace("\n", "")),
+    url=st.sampled_from(["https://finance.eastmoney.com/a/1.html", "http://x.test/a?b=1&c=2", ""]),
+    rolling=st.booleans(), quirks=st.frozensets(st.sampled_from(QUIRKS)),
+)
+def test_imported_posts_keep_every_field_whatever_their_quirks(n, title, body, digest, url, rolling, quirks):
+    style = jekyll.JekyllStyle(base_url="//news.example.com")
+    category = "emnews" if rolling else "nanfangdushibao"
+    article = Article(
+        code=f"20211208{n:010d}", title=title, body=body, digest=digest, url=url,
+        published=datetime(2021, 12, 8, 9, 30, tzinfo=BEIJING), outlet="南方都市报",
+        category=category, tags=["南方都市报新闻"],
+    )
+    text = _with_quirks(jekyll.format_post(article, style), quirks)
+    back = jekyll.parse_post(text, jekyll.post_file_name(article, style.tz), style)
+    body_back = back.body.replace("\r\n", "\n") if "crlf" in quirks else back.body
+    assert (back.code, back.title, back.published, back.category, back.tags, back.outlet) == (
+        article.code, article.title, article.published, category, article.tags, article.outlet)
+    assert (back.url, back.digest, body_back) == (url, digest, body), quirks

@@ -47,7 +47,7 @@ _DATE = re.compile(
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?"
 )
-_FOOTER = re.compile(r"\r?\n\r?\n<([^<>\r\n]*)>(?:\r?\n\r?\n((?:\[[^\r\n]*(?:\r?\n)?)+))?\Z")
+_FOOTER = re.compile(r"\r?\n\r?\n<([^<>\r\n]*)>(?:\r?\n\r?\n((?:\[[^\r\n]*(?:\r?\n)?)+))?[ \t\r\n]*\Z")
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
 _REDIRECT = re.compile(r"/([a-z0-9]+)/\d{4}/\d{2}/\d{2}/([A-Za-z0-9][A-Za-z0-9_-]*)\.html")
 _TAG_SUFFIX = "新闻"
@@ -205,11 +205,14 @@ def outlet_from_tags(tags: list[str]) -> str:
     return tag[: -len(_TAG_SUFFIX)] if tag.endswith(_TAG_SUFFIX) and len(tag) > 2 else tag
 
 
-def _split_footer(rest: str) -> tuple[str, str | None]:
-    """Cut the ``<url>`` line and the back links from the end of a post."""
+def _split_footer(rest: str, crlf: bool) -> tuple[str, str | None]:
+    """Cut the ``<url>`` line and the back links from the end of a post. In a CR LF file
+    the widest blank line is tried first, so that its body keeps no stray CR; elsewhere
+    the narrowest, so that a body's own final CR stays."""
     marker = rest.rfind("\n<")
+    starts = (3, 2, 1) if crlf else (1, 2, 3)
     while marker > 0:
-        for start in (marker - 1, marker - 2, marker - 3):
+        for start in (marker - n for n in starts):
             match = _FOOTER.match(rest, max(start, 0))
             if match:
                 return rest[: match.start()], match.group(1)
@@ -217,20 +220,21 @@ def _split_footer(rest: str) -> tuple[str, str | None]:
     return rest, None
 
 
-def _split_body(rest: str, rolling: bool) -> tuple[str, str, str | None]:
+def _split_body(rest: str, rolling: bool, crlf: bool) -> tuple[str, str, str | None]:
     """(digest, body, url) from what follows the front matter."""
-    rest, url = _split_footer(rest)
+    rest, url = _split_footer(rest, crlf)
     digest = ""
     if rolling:
         first, newline, remainder = rest.partition("\n")
+        first = first.removesuffix("\r")
         if first.startswith("> "):
             digest, rest = first[2:], remainder
         elif first.strip() == ">":
             rest = remainder
         elif first.strip() == "" and newline:
             return digest, remainder, url
-        if digest and rest.startswith("\n"):
-            rest = rest[1:]
+        if digest and rest.startswith(("\n", "\r\n")):
+            rest = rest[rest.index("\n") + 1 :]
     return digest, rest, url
 
 
@@ -263,7 +267,8 @@ def parse_post(text: str, name: str, style: JekyllStyle, mtime: float | None = N
     if len(tags) == 1 and " " in tags[0] and not isinstance(data.get("tags"), list):
         tags = tags[0].split()
     outlet = str(data.get("outlet") or outlet_from_tags(tags) or category)
-    digest, body, url = _split_body(rest, category in style.rolling_categories)
+    crlf = text.lstrip("\ufeff \t\r\n").startswith("---\r\n")
+    digest, body, url = _split_body(rest, category in style.rolling_categories, crlf)
     if "digest" in data and not digest:
         digest = str(data["digest"] or "")
     aliases = []

@@ -210,3 +210,15 @@ def test_single_files_and_nested_folders(store, tmp_path):
     shutil.copy(POSTS / WELL_FORMED[0], nested)
     report = jekyll.import_posts(store, [tmp_path / "site", POSTS / WELL_FORMED[1]], STYLE)
     assert report.new == 2
+
+
+def test_a_final_newline_after_the_source_url_keeps_the_url():
+    """Some of the original site's files end with a newline after their <url> line."""
+    style = jekyll.JekyllStyle()
+    text = ("---\nlayout: post\ntitle: \"标题\"\ndate: 2021-12-08 09:30:00 +0800\n"
+            "categories: emnews\ntags: 东财滚动新闻\n---\n> 摘要\n\n<p>正文</p>\n\n"
+            "<http://finance.eastmoney.com/a/202112082206717618.html>\n")
+    article = jekyll.parse_post(text, "2021-12-08-202112082206717618.md", style)
+    assert article.url == "http://finance.eastmoney.com/a/202112082206717618.html"
+    assert (article.digest, article.body) == ("摘要", "<p>正文</p>")
+    assert "<>" not in jekyll.format_post(article, style)
