@@ -1,10 +1,16 @@
 """Collecting: one pass over the sources, politely, completely, and with nothing half-stored.
 
-For each source a pass pages back through its list until it reaches an article that is
-already archived (the oldest item of a page), the list's end or ``max_pages``. Only then are
-the new items' bodies fetched and stored, oldest page first, one transaction per page: a
-pass that fails while paging stores nothing (it is retried whole), and one that fails later
-has stored a gap-free run of the oldest items, so the next pass continues from there.
+Sources overlap (one story is in the 7×24 list, a column and the rolling list), so what
+another source stored says nothing about how far this source has read. Each source keeps
+its own checkpoint in the archive: the newest item of its last fully stored pass. A pass
+pages back until a page reaches the checkpoint (the checkpoint's item, or one older than
+it), the list's end or ``max_pages``; stopping short of the checkpoint is reported as a gap.
+Pages are then stored oldest first, one transaction each, and the checkpoint moves up after
+each page has landed, so a failed or killed pass leaves it where everything below it is
+stored and the next pass reads the whole gap again.
+
+An item some source already stored costs no body request, unless its outlet's copy takes
+over a rolling copy that has only a summary; bodies in flight are shared between sources.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from finews.config import Settings, SourceSettings, parse_duration
 from finews.fetch import Fetcher, FetchError, ParseError
-from finews.model import Article, FinewsError, InvalidArticle
+from finews.model import BEIJING, Article, FinewsError, InvalidArticle
 from finews.sources import build_source
 from finews.sources.base import Item, Page, Source, summary_body
 from finews.store import Store
-from finews.store.base import SourceHealth, new_holder
+from finews.store.base import SourceHealth, Stored, new_holder, prefer_incoming
 
 
 @dataclass
@@ -34,6 +41,7 @@ class SourceReport:
     failed: int = 0
     seconds: float = 0.0
     error: str = ""
+    gap: str = ""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -41,12 +49,47 @@ class SourceReport:
         return not self.error
 
 
-def _needs_storing(item: Item, stored: tuple[str, str, str] | None, source: str) -> bool:
-    """New items are stored; a known one only when its own source changed its title."""
-    if stored is None:
-        return True
-    code, title, owner = stored
-    return code == item.code and owner == source and title != item.title
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far back a source's list was read completely: its newest item then."""
+
+    time: int
+    id: str
+
+    def reached_by(self, page: Page) -> bool:
+        return any(item.id == self.id or _timestamp(item) < self.time for item in page.items)
+
+
+def _timestamp(item: Item) -> int:
+    return int(item.published.timestamp())
+
+
+def _newest(items: list[Item]) -> Item:
+    return max(items, key=lambda item: (_timestamp(item), item.id))
+
+
+def _retitled(item: Item, stored: Stored, source: str) -> bool:
+    """A known item is stored again when its own source changed its title."""
+    return stored.code == item.code and stored.source == source and stored.title != item.title
+
+
+def _beijing(ts: int) -> str:
+    return f"{datetime.fromtimestamp(ts, BEIJING):%Y-%m-%d %H:%M}"
+
+
+def _gap(pages: list[Page], checkpoint: Checkpoint, max_pages: int) -> str:
+    """The gap between the checkpoint and the oldest item read, for the person running it."""
+    items = [item for page in pages for item in page.items]
+    if not items:
+        return ""
+    newest, oldest = _timestamp(_newest(items)), min(_timestamp(item) for item in items)
+    span = f"news from {_beijing(checkpoint.time)} to {_beijing(oldest)} may be missing"
+    if len(pages) >= max_pages and pages[-1].next_cursor is not None:
+        read = max(1, newest - oldest)
+        about = max(len(pages) + 1, round(len(pages) * (newest - checkpoint.time) / read))
+        return (f"gap: stopped at page {len(pages)} (max_pages) of about {about}; {span}; "
+                "raise max_pages or poll more often")
+    return f"gap: the list ends before the last pass's newest item; {span}; poll more often"
 
 
 class Collector:
@@ -59,6 +102,10 @@ class Collector:
         self.should_stop = stop
         self.holder = new_holder()
         self.skipped: list[str] = []
+        self.summary_sources = {
+            each.name for each in settings.sources if not build_source(each).wants_full_text
+        }
+        self._bodies: dict[str, asyncio.Future[str]] = {}
 
     def due(self, sources: list[SourceSettings], now: float | None = None) -> list[SourceSettings]:
         now = time.time() if now is None else now
@@ -96,6 +143,7 @@ class Collector:
         waiting = list(sources)
         reports: dict[str, SourceReport] = {}
         self.skipped = []
+        self._bodies = {}
         async with Fetcher(
             self.settings.fetch,
             validators=self.store.validators,
@@ -127,56 +175,76 @@ class Collector:
         """One pass over one source; every failure ends up in the report, never raised."""
         report = SourceReport(source.name)
         started = time.monotonic()
+        checkpoint = self._checkpoint(source.name)
+        pages: list[Page] = []
+        complete = False
         try:
-            pages = await self._list(source, fetcher, report)
-            for page in reversed(pages):
-                if self.should_stop():
-                    raise FinewsError("stopped before finishing")
-                await self._store_page(source, fetcher, page, report)
+            await self._list(source, fetcher, report, checkpoint, pages)
+            complete = True
         except (FetchError, ParseError, FinewsError) as exc:
             report.error = str(exc)
         except Exception as exc:  # a bug in one source must not stop the others
             report.error = f"unexpected {type(exc).__name__}: {exc}"
+        try:
+            for page in reversed(pages):
+                if self.should_stop():
+                    raise FinewsError("stopped before finishing")
+                await self._store_page(source, fetcher, page, report)
+                if complete and page.items:
+                    newest = _newest(page.items)
+                    self.store.advance_checkpoint(source.name, _timestamp(newest), newest.id)
+        except (FetchError, ParseError, FinewsError) as exc:
+            report.error = report.error or str(exc)
+        except Exception as exc:
+            report.error = report.error or f"unexpected {type(exc).__name__}: {exc}"
         report.seconds = time.monotonic() - started
         self._record_health(source.settings, report)
         return report
 
-    async def _list(self, source: Source, fetcher: Fetcher, report: SourceReport) -> list[Page]:
-        pages: list[Page] = []
+    def _checkpoint(self, name: str) -> Checkpoint | None:
+        health = self.store.source_health(name)
+        if not health or not health[0].checkpoint_time:
+            return None
+        return Checkpoint(health[0].checkpoint_time, health[0].checkpoint_id)
+
+    async def _list(
+        self, source: Source, fetcher: Fetcher, report: SourceReport,
+        checkpoint: Checkpoint | None, pages: list[Page],
+    ) -> None:
+        """Page back to the checkpoint into ``pages`` (kept when a later page fails, so
+        that what was read is stored). Stopping short of it is reported as a gap."""
         seen: set[str] = set()
         cursor = source.first_cursor()
-        for _ in range(max(1, source.settings.max_pages)):
+        max_pages = max(1, source.settings.max_pages)
+        for _ in range(max_pages):
             page = await source.list_page(fetcher, cursor)
             report.problems += page.problems + page.notes
             report.failed += len(page.problems)
-            fresh = []
-            for item in page.items:
-                if item.id not in seen:
-                    seen.add(item.id)
-                    fresh.append(item)
-            page.items = fresh
+            page.items = [item for item in page.items if not (item.id in seen or seen.add(item.id))]
             pages.append(page)
-            if not page.items or page.next_cursor is None:
+            report.listed = len(seen)
+            if page.next_cursor is None or (checkpoint and checkpoint.reached_by(page)):
                 break
-            if self.store.known([page.items[-1].id]):
+            if not page.items:
                 break
             cursor = page.next_cursor
-        report.listed = len(seen)
-        return pages
+        if checkpoint and not any(checkpoint.reached_by(page) for page in pages):
+            report.gap = _gap(pages, checkpoint, max_pages)
 
     async def _store_page(
         self, source: Source, fetcher: Fetcher, page: Page, report: SourceReport
     ) -> None:
         known = self.store.known(item.id for item in page.items)
-        todo: list[Item] = []
-        for item in page.items:
-            if _needs_storing(item, known.get(item.id), source.name):
-                todo.append(item)
-            else:
-                report.unchanged += 1
-        bodies = await asyncio.gather(*(self._body(source, fetcher, item, report) for item in todo))
         articles: list[Article] = []
-        for item, body in zip(todo, bodies, strict=True):
+        for item in page.items:
+            stored = known.get(item.id)
+            takes_over = stored is not None and self._takes_over(source, item, stored)
+            if stored is not None and not takes_over and not _retitled(item, stored, source.name):
+                report.unchanged += 1
+                continue
+            body = await self._kept_body(source, fetcher, item, stored) if takes_over else None
+            if body is None:
+                body = await self._body(source, fetcher, item, report)
             try:
                 articles.append(source.article(item, body))
             except InvalidArticle as exc:
@@ -188,19 +256,43 @@ class Collector:
             report.updated += result.updated
             report.unchanged += result.unchanged + result.merged
 
+    def _takes_over(self, source: Source, item: Item, stored: Stored) -> bool:
+        """Whether this source's copy replaces the archived one (the outlet's copy of a
+        story the rolling news stored first), by the store's own rule."""
+        try:
+            incoming = source.article(item, "")
+        except InvalidArticle:
+            return False
+        return prefer_incoming(stored.category, incoming, self.rolling)
+
+    async def _kept_body(
+        self, source: Source, fetcher: Fetcher, item: Item, stored: Stored
+    ) -> str | None:
+        """The archived body; None when the rolling copy came from a source that keeps
+        only the list's summary and this source fetches full text."""
+        if source.wants_full_text and item.full_text_url and stored.source in self.summary_sources:
+            return None
+        article = self.store.get(item.id)
+        return article.body if article is not None else None
+
     async def _body(
         self, source: Source, fetcher: Fetcher, item: Item, report: SourceReport
     ) -> str:
         """The item's body: full text when the source wants it, else the list's summary
-        (which may be empty: a headline alone is still news)."""
+        (which may be empty: a headline alone is still news). A body another source is
+        already fetching in this pass is awaited, not fetched again."""
         fallback = summary_body(item)
         wanted = source.wants_full_text and item.full_text_url
         if wanted and hasattr(source, "needs_full_text"):
             wanted = source.needs_full_text(item)
         if not wanted:
             return fallback
+        fetching = self._bodies.get(item.id)
+        if fetching is None:
+            fetching = asyncio.ensure_future(source.full_text(fetcher, item))
+            self._bodies[item.id] = fetching
         try:
-            body = await source.full_text(fetcher, item)
+            body = await asyncio.shield(fetching)
         except (FetchError, ParseError, FinewsError) as exc:
             report.problems.append(f"{item.code}: no full text, kept the summary ({exc})")
             body = ""
@@ -212,6 +304,7 @@ class Collector:
         health = previous[0] if previous else SourceHealth(source.name)
         health.last_run = now
         health.items_last_run = report.listed
+        health.gap = report.gap
         interval = source.interval_seconds
         if report.ok:
             health.last_success = now

@@ -16,7 +16,7 @@ from finews.fetch import parse_jsonish
 from finews.model import BEIJING, stable_id
 from finews.store import open_store
 from tests.conftest import DATA, settings_for
-from tests.mock_eastmoney import sources_toml
+from tests.mock_eastmoney import PAGE1_SORT_END, sources_toml
 
 EM = DATA / "eastmoney"
 HOSTILE = re.compile(r"<script|onerror|onload|javascript:|<iframe|style=", re.I)
@@ -223,15 +223,23 @@ url = "{httpserver.url_for('/slow')}"
     assert time.monotonic() - started < 2.5
 
 
-def test_source_disappearing_mid_run_stores_nothing_partial(tmp_path, httpserver):
+def test_source_failing_mid_listing_keeps_its_checkpoint_and_recovers(tmp_path, httpserver):
+    """What was read lands at once, but the checkpoint stays: the next pass reads the rest."""
     page1 = (EM / "fastnews-col102-page1.json").read_bytes()
+    page2 = (EM / "fastnews-col102-page2.json").read_bytes()
+    failing = [True]
 
-    def first_page_then_gone(request):
+    def second_page_fails_once(request):
         if request.args.get("sortEnd") == "":
             return Response(page1, content_type="application/json")
-        return Response("", status=503)
+        if request.args.get("sortEnd") == PAGE1_SORT_END and not failing[0]:
+            return Response(page2, content_type="application/json")
+        if failing[0]:
+            return Response("", status=503)
+        return Response(json.dumps({"code": "1", "data": {"fastNewsList": [], "sortEnd": ""}}),
+                        content_type="application/json")
 
-    httpserver.expect_request("/list").respond_with_handler(first_page_then_gone)
+    httpserver.expect_request("/list").respond_with_handler(second_page_fails_once)
     settings = settings_for(f"""
 [fetch]
 min_interval = 0
@@ -245,7 +253,18 @@ url = "{httpserver.url_for('/list')}"
     reports, _ = collect(settings, tmp_path / "a.db")
     assert "HTTP 503" in reports[0].error
     with open_store(str(tmp_path / "a.db")) as store:
-        assert store.count() == 0
+        first = store.count()
+        assert 0 < first < len(fixture_ids())
+        assert store.source_health("vanishing")[0].checkpoint_time == 0
+    failing[0] = False
+    reports, _ = collect(settings, tmp_path / "a.db")
+    assert reports[0].ok, reports[0].error
+    with open_store(str(tmp_path / "a.db")) as store:
+        page_ids = {stable_id(i["code"]) for name in ("page1", "page2")
+                    for i in json.loads((EM / f"fastnews-col102-{name}.json").read_text())["data"]["fastNewsList"]
+                    if i.get("code")}
+        assert {a.id for a in store.iter_articles()} == page_ids
+        assert store.source_health("vanishing")[0].checkpoint_time > 0
 
 
 def test_one_bad_item_is_skipped_and_reported(tmp_path, httpserver):

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from finews.model import Article, CategoryCount, UpsertResult
@@ -69,6 +70,15 @@ class LogEntry:
     tags: list[str]
 
 
+class Stored(NamedTuple):
+    """What the collector needs to know of an archived copy of an item."""
+
+    code: str
+    title: str
+    source: str
+    category: str
+
+
 @dataclass
 class SourceHealth:
     """How a source has been doing; times are Unix seconds, 0 for never."""
@@ -81,6 +91,12 @@ class SourceHealth:
     consecutive_failures: int = 0
     items_last_run: int = 0
     next_due: int = 0
+    checkpoint_time: int = 0
+    """How far back the source's list has been read completely: the publication time of
+    the newest item of its last fully stored pass (0: not known yet)."""
+    checkpoint_id: str = ""
+    gap: str = ""
+    """Why the last pass could not read back to the checkpoint ("" when it could)."""
 
 
 class CategoryRegistry:
@@ -141,7 +157,9 @@ def holder_is_dead(holder: str) -> bool:
 
 
 def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]) -> bool:
-    """Which copy of a story stored under two codes is kept: the outlet's, not rolling news."""
+    """Which copy of a story is kept: the outlet's, not rolling news, whichever arrived
+    first, under one code or two. The collector asks it before fetching a body, the store
+    when it writes; imports follow it too."""
     return existing_category in rolling and incoming.category not in rolling
 
 
@@ -201,14 +219,19 @@ class Store(ABC):
     def size_bytes(self) -> int: ...
 
     @abstractmethod
-    def known(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        """id -> (code, title, source) of the given ids that are archived."""
+    def known(self, ids: Iterable[str]) -> dict[str, Stored]:
+        """The archived copies of the given ids, by id."""
 
     @abstractmethod
     def source_health(self, name: str | None = None) -> list[SourceHealth]: ...
 
     @abstractmethod
     def save_source_health(self, health: SourceHealth) -> None: ...
+
+    @abstractmethod
+    def advance_checkpoint(self, name: str, published: int, article_id: str) -> None:
+        """Move a source's checkpoint forward to an item (never back): call it only once
+        everything between the old checkpoint and that item has landed."""
 
     @abstractmethod
     def validators(self, url: str) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ from typing import Any
 from finews.model import Article, FinewsError
 from finews.store.base import relevance_score
 from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, article_text, searchable_text
-from finews.store.sql import _FULL_A, SQLStore, _confirmed, search_filters
+from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, SQLStore, _confirmed, search_filters
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
 
@@ -82,6 +82,7 @@ MIGRATIONS = [
         name TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '', expires BIGINT NOT NULL DEFAULT 0
     )
     """,
+    CHECKPOINT_MIGRATION,
 ]
 
 

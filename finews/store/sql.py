@@ -21,6 +21,7 @@ from finews.store.base import (
     LogEntry,
     SourceHealth,
     Store,
+    Stored,
     holder_is_dead,
     key_range,
     prefer_incoming,
@@ -149,8 +150,18 @@ STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "h
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
 _HEALTH_COLUMNS = (
     "last_run", "last_success", "last_error_at", "last_error", "consecutive_failures",
-    "items_last_run", "next_due",
+    "items_last_run", "next_due", "checkpoint_time", "checkpoint_id", "gap",
 )
+CHECKPOINT_MIGRATION = """
+    ALTER TABLE source_health ADD COLUMN checkpoint_time BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE source_health ADD COLUMN checkpoint_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE source_health ADD COLUMN gap TEXT NOT NULL DEFAULT '';
+    INSERT INTO source_health (name, checkpoint_time)
+        SELECT source, MAX(published) FROM articles WHERE source <> '' GROUP BY source
+        ON CONFLICT (name) DO UPDATE SET checkpoint_time = excluded.checkpoint_time
+"""
+"""Sources get their checkpoints: an archive of an older finews starts each source at the
+newest article it stored, which is how far its list was read then."""
 
 
 class SQLStore(Store):
@@ -296,18 +307,20 @@ class SQLStore(Store):
             result.new += 1
             return
         code, category = row.fields[0], row.fields[4]
+        takes_over = prefer_incoming(category, article, rolling)
+        if takes_over:
+            self._add_aliases(article.id, [(category, code), *article.aliases])
+            existing[article.id] = self._replace(row, article, now, take_over=True)
+        elif code != article.code:
+            self._add_aliases(article.id, [(article.category, article.code)])
         if code != article.code:
-            if prefer_incoming(category, article, rolling):
-                self._add_aliases(article.id, [(category, code)])
-                existing[article.id] = self._replace(row, article, now)
-            else:
-                self._add_aliases(article.id, [(article.category, article.code)])
             result.merged += 1
             return
+        if takes_over:
+            result.updated += 1
+            return
         self._add_aliases(article.id, article.aliases)
-        if row.fields == _stored_fields(article) or (
-            _owned_by_another(row, article) and not prefer_incoming(category, article, rolling)
-        ):
+        if row.fields == _stored_fields(article) or _owned_by_another(row, article):
             result.unchanged += 1
             return
         existing[article.id] = self._replace(row, article, now)
@@ -360,16 +373,16 @@ class SQLStore(Store):
             return _Row(key, fields, digest, first_seen, last_changed, source)
         raise FinewsError(f"no free sort key for article {article.id}")
 
-    def _replace(self, row: _Row, article: Article, now: int) -> _Row:
-        """Rewrite an article in place; its key follows its publication time."""
+    def _replace(self, row: _Row, article: Article, now: int, *, take_over: bool = False) -> _Row:
+        """Rewrite an article in place; its key follows its publication time. When the
+        outlet's copy takes over a rolling one, the article passes to the outlet's source."""
         self._log("drop", row.key)
         self._unindex(row.key)
         self._x("DELETE FROM article_tags WHERE key=?", (row.key,))
         self._x("DELETE FROM articles WHERE key=?", (row.key,))
         changed = article.content_hash != row.content_hash
-        new = self._insert(
-            article, row.first_seen, now if changed else row.last_changed, row.source or None
-        )
+        source = article.source if take_over else row.source or None
+        new = self._insert(article, row.first_seen, now if changed else row.last_changed, source)
         if changed:
             self._x(
                 "INSERT INTO changes VALUES (?, ?, ?, ?)",
@@ -481,30 +494,42 @@ class SQLStore(Store):
             )
         ]
 
-    def known(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        found: dict[str, tuple[str, str, str]] = {}
+    def known(self, ids: Iterable[str]) -> dict[str, Stored]:
+        found: dict[str, Stored] = {}
         id_list = list(set(ids))
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for aid, code, title, source in self._x(
-                f"SELECT id, code, title, source FROM articles WHERE id IN ({marks})", chunk
+            for aid, *fields in self._x(
+                f"SELECT id, code, title, source, category FROM articles WHERE id IN ({marks})",
+                chunk,
             ):
-                found[aid] = (code, title, source)
+                found[aid] = Stored(*fields)
         return found
 
     def source_health(self, name: str | None = None) -> list[SourceHealth]:
-        sql = "SELECT * FROM source_health"
+        sql = f"SELECT name, {', '.join(_HEALTH_COLUMNS)} FROM source_health"
         rows = self._x(sql + " WHERE name=?", (name,)) if name else self._x(
             sql + " ORDER BY name"
         )
         return [SourceHealth(*row) for row in rows]
 
     def save_source_health(self, health: SourceHealth) -> None:
+        marks = ", ".join("?" * (len(_HEALTH_COLUMNS) + 1))
         self._x(
-            "INSERT INTO source_health VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            f"INSERT INTO source_health (name, {', '.join(_HEALTH_COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT (name) DO UPDATE SET "
             + ", ".join(f"{c}=excluded.{c}" for c in _HEALTH_COLUMNS),
-            tuple(health.__dict__.values()),
+            (health.name, *(getattr(health, c) for c in _HEALTH_COLUMNS)),
+        )
+
+    def advance_checkpoint(self, name: str, published: int, article_id: str) -> None:
+        self._x(
+            "INSERT INTO source_health (name, checkpoint_time, checkpoint_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET checkpoint_time = excluded.checkpoint_time, "
+            "checkpoint_id = excluded.checkpoint_id "
+            "WHERE source_health.checkpoint_time <= excluded.checkpoint_time",
+            (name, published, article_id),
         )
 
     def validators(self, url: str) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from finews.store.sql import (
     _FULL,
     _FULL_A,
     _SUMMARY_A,
+    CHECKPOINT_MIGRATION,
     SQLStore,
     _confirmed,
     _html_column,
@@ -146,6 +147,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     INSERT INTO search_titles (search_titles, rank) VALUES ('hashsize', {INDEX_BUFFER_BYTES});
     INSERT INTO search_chars (search_chars, rank) VALUES ('hashsize', {INDEX_BUFFER_BYTES});
     """,
+    CHECKPOINT_MIGRATION,
 ]
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"
