@@ -176,6 +176,7 @@ class Archive:
                 "items_last_run": h.items_last_run,
                 "next_due": _iso(h.next_due, self.settings.tz),
                 "healthy": h.consecutive_failures == 0 and h.last_success > 0,
+                "gap": h.gap,
             })
         return rows
 

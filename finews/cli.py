@@ -278,6 +278,8 @@ def _report_table(reports: list) -> Table:
 
 def _print_problems(reports: list, limit: int = 10) -> None:
     for r in reports:
+        if r.gap:
+            click.echo(f"{r.name}: {r.gap}", err=True)
         for problem in r.problems[:limit]:
             click.echo(f"{r.name}: {problem}", err=True)
         if len(r.problems) > limit:
@@ -372,7 +374,8 @@ def _print_pass(reports: list) -> None:
     if not reports:
         return
     stamp = datetime.now().strftime("%H:%M:%S")
-    parts = [f"{r.name} +{r.new}" + ("" if r.ok else " FAILED") for r in reports]
+    parts = [f"{r.name} +{r.new}" + ("" if r.ok else " FAILED") + (" GAP" if r.gap else "")
+             for r in reports]
     click.echo(f"[{stamp}] " + ", ".join(parts))
     _print_problems([r for r in reports if not r.ok], limit=3)
 
@@ -393,20 +396,21 @@ def sources_(ctx: click.Context, as_json: bool) -> None:
             "interval": source.interval, "last_success": _when(h.last_success),
             "last_error": h.last_error if h.consecutive_failures else "",
             "consecutive_failures": h.consecutive_failures,
-            "items_last_run": h.items_last_run, "next_due": _when(h.next_due),
+            "items_last_run": h.items_last_run, "next_due": _when(h.next_due), "gap": h.gap,
         })
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title="Sources")
-    for column in ("name", "kind", "every", "last success", "failures", "items", "next", "last error"):
+    for column in ("name", "kind", "every", "last success", "failures", "items", "next",
+                   "last error or gap"):
         table.add_column(column)
     for row in rows:
         name = row["name"] if row["enabled"] else f"{row['name']} (off)"
         table.add_row(
             name, row["kind"], row["interval"], row["last_success"] or "never",
             str(row["consecutive_failures"]), str(row["items_last_run"]), row["next_due"] or "now",
-            row["last_error"],
+            " ".join(filter(None, (row["last_error"], row["gap"]))),
         )
     Console().print(table)
 

@@ -1,8 +1,14 @@
 """A local mock news server speaking Eastmoney's formats, with generated articles.
 
-It serves the 7×24 flash list (``getFastNewsList``), column lists (``getNewsByColumns``) and
-article pages (``/a/{code}.html``) for articles it generates, and keeps publishing new ones
-when asked to. `finews demo` and the benchmarks use it; it binds to 127.0.0.1 only.
+It serves the 7×24 flash list (``getFastNewsList``), column lists (``getNewsByColumns``),
+the legacy rolling and outlet lists (``web/webapi?type=102`` and ``type=45``) with their
+full text (``GetNewsText.do``), an RSS feed and article pages (``/a/{code}.html``) for the
+articles it generates, and keeps publishing new ones when asked to. With ``overlap`` a
+share of stories is in several lists at once, as on the real site: the flash list and a
+column under one code, the rolling list under the plain code and the outlet list under the
+``NW`` one. It records what it published, in which lists, and every body request, so that
+tests can check the archive against it; it can break a list for a while. `finews demo`,
+the tests and the benchmarks use it; it binds to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 
 from finews.model import BEIJING
@@ -34,6 +42,13 @@ WORDS = (
 ).split()
 
 
+ROLLING_OUTLET = "东财滚动"
+OUTLET_LISTS = ("outlet", "rss")
+"""Lists that name an article's outlet, besides the columns; the flash and rolling lists
+do not."""
+ERROR_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
 @dataclass
 class MockArticle:
     code: str
@@ -42,14 +57,22 @@ class MockArticle:
     outlet: str
     column: int
     paragraphs: list[str]
+    lists: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def names_outlet(self) -> bool:
+        """Whether some list gives the outlet: then the archive must file it there."""
+        return any(name.startswith("column-") or name in OUTLET_LISTS for name in self.lists)
 
 
 class MockNews:
     """The generated world: articles per column, newest last."""
 
-    def __init__(self, columns: int = 1, seed: int = 7, start: datetime | None = None):
+    def __init__(self, columns: int = 1, seed: int = 7, start: datetime | None = None,
+                 *, overlap: bool = False):
         self.rng = random.Random(seed)
         self.columns = columns
+        self.overlap = overlap
         self.articles: list[MockArticle] = []
         self.by_code: dict[str, MockArticle] = {}
         self.clock = start or datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)
@@ -57,6 +80,37 @@ class MockNews:
         self.lock = threading.Lock()
         self.log: list[tuple[float, str, str]] | None = None
         """When a list: (time, User-Agent, what was asked: a column or 'fast') per request."""
+        self.bodies: Counter[str] = Counter()
+        """Body requests (article pages and GetNewsText) by article code."""
+        self.broken: dict[str, tuple[int, int]] = {}
+        """List name -> (requests still to fail, first page that fails)."""
+
+    def break_list(self, name: str, times: int = 1, from_page: int = 1) -> None:
+        """Answer the next ``times`` requests for the list's pages from ``from_page`` on
+        with an HTML error page and status 200, as a failing proxy does."""
+        with self.lock:
+            self.broken[name] = (times, from_page)
+
+    def _fails(self, name: str, page: int) -> bool:
+        with self.lock:
+            times, from_page = self.broken.get(name, (0, 1))
+            if times <= 0 or page < from_page:
+                return False
+            self.broken[name] = (times - 1, from_page)
+            return True
+
+    def _lists(self, column: int) -> frozenset[str]:
+        """Where a new article is listed. Without overlap: the flash list and its column,
+        as before; with it, a random share of lists, as on the real site."""
+        if not self.overlap:
+            return frozenset({"flash", f"column-{column}"})
+        rng, lists = self.rng, set()
+        for name, chance in (("flash", 0.5), (f"column-{column}", 0.75), ("rolling", 0.4),
+                             ("outlet", 0.3), ("rss", 0.2),
+                             (f"column-{rng.randrange(self.columns)}", 0.15)):
+            if rng.random() < chance:
+                lists.add(name)
+        return frozenset(lists or {"flash"})
 
     def _sentence(self) -> str:
         return "".join(self.rng.choice(WORDS) for _ in range(self.rng.randint(8, 18))) + "。"
@@ -75,12 +129,17 @@ class MockNews:
                         for _ in range(self.rng.randint(3, 8))
                     ],
                 )
+                article.lists = self._lists(article.column)
                 self.articles.append(article)
                 self.by_code[code] = article
 
     def column(self, column: int | None) -> list[MockArticle]:
+        return self.listed("flash" if column is None else f"column-{column}")
+
+    def listed(self, name: str) -> list[MockArticle]:
+        """The articles of one list, newest first."""
         with self.lock:
-            chosen = [a for a in self.articles if column is None or a.column == column]
+            chosen = [a for a in self.articles if name in a.lists]
         return chosen[::-1]
 
     # -- responses ---------------------------------------------------------------------------
@@ -89,7 +148,7 @@ class MockNews:
         if "sortEnd" not in query or "req_trace" not in query:
             return _dump({"code": 0, "message": "Required String parameter 'sortEnd' is not present",
                           "data": None})
-        newest = self.column(None)
+        newest = self.listed("flash")
         size = int(query.get("pageSize") or 50)
         start = 0
         if query["sortEnd"]:
@@ -122,10 +181,49 @@ class MockNews:
                       "data": {"list": items, "page_index": index, "page_size": size,
                                "totle_hits": len(newest)}})
 
+    def legacy_list(self, query: dict[str, str]) -> bytes:
+        """``web/webapi``: type 102 is the rolling list (plain ids), 45 the outlet list
+        (``NW`` codes), the newest ``count`` items, no paging."""
+        count = int(query.get("count") or 100)
+        if query.get("type") == "102":
+            return _dump({"records": [{
+                "id": a.code, "infoCode": f"NW{a.code}", "title": a.title,
+                "digest": f"【{a.title}】{a.paragraphs[0][:80]}（{a.outlet}）",
+                "showtime": f"{a.published:%Y-%m-%d %H:%M:%S}",
+                "url_w": f"http://finance.eastmoney.com/a/{a.code}.html",
+            } for a in self.listed("rolling")[:count]]})
+        return _dump({"nodeList": [{
+            "infocode": f"NW{a.code}", "title": a.title, "simdigest": a.paragraphs[0][:80],
+            "showtime": f"{a.published:%Y-%m-%d %H:%M:%S}", "from": a.outlet,
+        } for a in self.listed("outlet")[:count]]})
+
+    def news_text(self, info_code: str) -> bytes:
+        article = self.by_code.get(info_code.removeprefix("NW"))
+        if article is None:
+            return _dump({"content": "", "text": ""})
+        self.bodies[article.code] += 1
+        return _dump({"content": "".join(f"<p>　　{html.escape(p)}</p>" for p in article.paragraphs)})
+
+    def rss(self, query: dict[str, str]) -> bytes:
+        """An RSS 2.0 feed of the newest 50 (``count``) items, with relative links and the
+        outlet as author, the lead as description."""
+        count = int(query.get("count") or 50)
+        items = "".join(
+            f"<item><title>{html.escape(a.title)}</title><link>/a/{a.code}.html</link>"
+            f"<guid>/a/{a.code}.html</guid><author>{html.escape(a.outlet)}</author>"
+            f"<pubDate>{format_datetime(a.published)}</pubDate>"
+            f"<description>{html.escape(a.paragraphs[0][:40])}</description></item>"
+            for a in self.listed("rss")[:count]
+        )
+        return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+                f"<title>模拟财经</title><link>/</link><description>mock</description>"
+                f"{items}</channel></rss>").encode()
+
     def article_page(self, code: str) -> bytes | None:
         article = self.by_code.get(code)
         if article is None:
             return None
+        self.bodies[code] += 1
         title = html.escape(article.title)
         body = "".join(f"<p>　　{html.escape(p)}</p>" for p in article.paragraphs)
         return (
@@ -145,10 +243,19 @@ class MockNews:
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if self.log is not None:
             self.log.append((time.monotonic(), agent, self._subject(parts.path, query)))
+        listing = self._list_name(parts.path, query)
+        if listing and self._fails(listing, self._page_number(query)):
+            return 200, "text/html; charset=utf-8", ERROR_PAGE
         if parts.path == "/comm/web/getFastNewsList":
             return 200, "application/json; charset=utf-8", self.fast_news(query)
         if parts.path == "/comm/web/getNewsByColumns":
             return 200, "application/json; charset=utf-8", self.news_by_columns(query)
+        if parts.path == "/web/webapi":
+            return 200, "application/json; charset=utf-8", self.legacy_list(query)
+        if parts.path == "/NewsData/GetNewsText.do":
+            return 200, "application/json; charset=utf-8", self.news_text(query.get("id", ""))
+        if parts.path == "/feeds/rss.xml":
+            return 200, "application/rss+xml; charset=utf-8", self.rss(query)
         if parts.path.startswith("/a/") and parts.path.endswith(".html"):
             page = self.article_page(parts.path[3:-5])
             if page is not None:
@@ -157,6 +264,22 @@ class MockNews:
             return 200, "text/plain", b"User-agent: *\nAllow: /\n"
         return 404, "text/plain", b"not found"
 
+    @staticmethod
+    def _list_name(path: str, query: dict[str, str]) -> str:
+        if path == "/comm/web/getFastNewsList":
+            return "flash"
+        if path == "/comm/web/getNewsByColumns":
+            return f"column-{query.get('column')}"
+        if path == "/web/webapi":
+            return "rolling" if query.get("type") == "102" else "outlet"
+        return "rss" if path == "/feeds/rss.xml" else ""
+
+    @staticmethod
+    def _page_number(query: dict[str, str]) -> int:
+        """Page 1 for the first request of a list, 2 for any later one (cursor lists)."""
+        if "page_index" in query:
+            return int(query["page_index"] or 1)
+        return 2 if query.get("sortEnd") else 1
 
     def _subject(self, path: str, query: dict[str, str]) -> str:
         if path.startswith("/a/"):
@@ -180,6 +303,43 @@ params = {{ column = {i} }}
 page_size = {page_size}
 max_pages = {max_pages}
 """ for i in range(columns))
+
+
+def overlap_sources_toml(url: str, columns: int, *, page_size: int, max_pages: int,
+                         flash_full_text: str = "auto", legacy_count: int = 100) -> str:
+    """finews.toml [[sources]] for every list of an overlapping mock world: the flash
+    and legacy rolling lists as 东财滚动 (emnews), the columns, the outlet list, the feed."""
+    rolling = f'outlet = "{ROLLING_OUTLET}"\ncategory = "emnews"\ntags = ["东财滚动新闻"]'
+    text_url = f"{url}/NewsData/GetNewsText.do?id={{code}}"
+    return column_sources_toml(url, columns, page_size=page_size, max_pages=max_pages) + f"""
+[[sources]]
+name = "flash"
+kind = "eastmoney-fastnews"
+url = "{url}/comm/web/getFastNewsList"
+article_url = "{url}/a/{{code}}.html"
+full_text = "{flash_full_text}"
+page_size = {page_size}
+max_pages = {max_pages}
+{rolling}
+
+[[sources]]
+name = "rolling"
+kind = "legacy-102"
+url = "{url}/web/webapi?type=102&count={legacy_count}"
+body_url = "{text_url}"
+{rolling}
+
+[[sources]]
+name = "outlets"
+kind = "legacy-45"
+url = "{url}/web/webapi?type=45&count={legacy_count}"
+body_url = "{text_url}"
+
+[[sources]]
+name = "rss"
+kind = "feed"
+url = "{url}/feeds/rss.xml?count={legacy_count}"
+"""
 
 
 def _sort(article: MockArticle) -> str:

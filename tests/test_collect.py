@@ -260,9 +260,8 @@ url = "{httpserver.url_for('/list')}"
     reports, _ = collect(settings, tmp_path / "a.db")
     assert reports[0].ok, reports[0].error
     with open_store(str(tmp_path / "a.db")) as store:
-        page_ids = {stable_id(i["code"]) for name in ("page1", "page2")
-                    for i in json.loads((EM / f"fastnews-col102-{name}.json").read_text())["data"]["fastNewsList"]
-                    if i.get("code")}
+        pages = [json.loads((EM / f"fastnews-col102-{n}.json").read_text()) for n in ("page1", "page2")]
+        page_ids = {stable_id(i["code"]) for p in pages for i in p["data"]["fastNewsList"] if i.get("code")}
         assert {a.id for a in store.iter_articles()} == page_ids
         assert store.source_health("vanishing")[0].checkpoint_time > 0
 
