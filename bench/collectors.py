@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.build import make_archive
 from bench.fetch import SOURCES, run_server
 from bench.machine import cpu_check
-from finews.migrate import migrate
 from finews.mocknews import column_sources_toml
 from finews.store import open_store
+from finews.transfer.migrate import migrate
 
 
 def fresh_schema(server: str) -> tuple[str, str]:

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import articles
 from bench.machine import cpu_check, peak_memory_mb
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 
 STYLE = jekyll.JekyllStyle(base_url="//finews.withounder.com")
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.build import make_archive
 from bench.machine import cpu_check
+from finews.fulltext import Query
 from finews.store import open_store
-from finews.store.fulltext import Query, article_text
 
 ASCII_ALNUM = set("abcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -87,7 +87,7 @@ def main() -> None:
         keys, texts = [], []
         for article in store.iter_articles():
             keys.append(article.key)
-            texts.append(article_text(article))
+            texts.append(article.search_text)
         print(f"{len(texts):,} articles, search index {index_bytes / 1e6:.0f} MB, "
               f"archive {store.size_bytes() / 1e6:.0f} MB")
         queries = sample_queries(texts, random.Random(7), args.per_length)

@@ -11,22 +11,16 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from finews.config import Settings
-from finews.model import Article, FinewsError
+from finews.errors import BadRequest, FinewsError
+from finews.fulltext import Query
+from finews.keys import ALL_KEYS, key_range
+from finews.model import Article
 from finews.site.pages import article_path
 from finews.store import Store
-from finews.store.base import SourceHealth, key_range
-from finews.store.fulltext import Query, SearchHit
+from finews.store.base import SearchHit, SourceHealth
 
 MAX_LIMIT = 500
 
-
-class BadRequest(FinewsError):
-    """Input that cannot be answered; ``field`` names the parameter at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass
@@ -74,7 +68,7 @@ class Archive:
 
     def _keys(self, f: Filters) -> tuple[int, int] | None:
         tz = self.settings.tz
-        low, high = 0, (1 << 62)
+        low, high = ALL_KEYS
         if f.since:
             low = key_range(parse_time(f.since, "since", tz, end=False), datetime.now(tz))[0]
         if f.until:
@@ -85,7 +79,7 @@ class Archive:
             high = min(high, int(f.cursor) - 1)
         if low > high:
             return (1, 0)
-        return None if (low, high) == (0, 1 << 62) else (low, high)
+        return None if (low, high) == ALL_KEYS else (low, high)
 
     def _check_limit(self, limit: int) -> None:
         if not 1 <= limit <= MAX_LIMIT:

@@ -19,14 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from finews import __version__
-from finews.api import MAX_LIMIT, Archive, BadRequest, Filters
+from finews.api import MAX_LIMIT, Archive, Filters
 from finews.collect import Collector
 from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, parse_duration
-from finews.model import FinewsError
+from finews.errors import BadRequest, FinewsError
 from finews.run import RunLoop, archive_lock
-from finews.sources import jekyll
 from finews.store import Store, open_store
 from finews.store.base import SourceHealth
+from finews.transfer import jekyll
 
 
 class FinewsGroup(click.Group):
@@ -426,7 +426,7 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
     The copy keeps ids, times, aliases, recorded changes and source health, resumes where
     an interrupted run stopped, and ends by comparing the content hash of every article.
     """
-    from finews.migrate import migrate as copy_archive
+    from finews.transfer.migrate import migrate as copy_archive
 
     settings = _settings(ctx)
     if "://" not in target_url:

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finews.config import Settings, SourceSettings, parse_duration
-from finews.fetch import Fetcher, FetchError, ParseError
-from finews.model import BEIJING, Article, FinewsError, InvalidArticle
+from finews.errors import FetchError, FinewsError, InvalidArticle, ParseError
+from finews.fetch import Fetcher
+from finews.model import BEIJING, Article
 from finews.sources import build_source
 from finews.sources.base import Item, Page, Source, summary_body
 from finews.store import Store

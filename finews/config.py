@@ -10,15 +10,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from finews.model import FinewsError
+from finews.errors import ConfigError
 from finews.slugs import is_safe_slug
 
 CONFIG_NAME = "finews.toml"
 DATABASE_ENV = "FINEWS_DATABASE_URL"
-
-
-class ConfigError(FinewsError):
-    pass
 
 
 @dataclass
@@ -240,12 +236,6 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"fetch.{name}: {exc}") from exc
 
 
-SOURCE_KINDS = (
-    "eastmoney-fastnews", "eastmoney-columns", "eastmoney-search", "eastmoney-kuaixun",
-    "legacy-102", "legacy-45", "legacy-newmarket", "feed", "pages",
-)
-
-
 def _load_sources(value: Any) -> list[SourceSettings]:
     if not isinstance(value, list):
         raise ConfigError("sources: expected an array of tables ([[sources]])")
@@ -256,10 +246,6 @@ def _load_sources(value: Any) -> list[SourceSettings]:
         if not source.name:
             raise ConfigError(f"{where}.name: every source needs a name")
         where = f"sources.{source.name}"
-        if source.kind not in SOURCE_KINDS:
-            raise ConfigError(
-                f"{where}.kind: unknown kind {source.kind!r} (expected one of {', '.join(SOURCE_KINDS)})"
-            )
         if source.full_text not in ("auto", "always", "never"):
             raise ConfigError(f"{where}.full_text: expected 'auto', 'always' or 'never'")
         try:

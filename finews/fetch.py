@@ -24,7 +24,7 @@ import httpx
 
 from finews import __version__
 from finews.config import FetchConfig
-from finews.model import FinewsError
+from finews.errors import FetchError, ParseError
 
 USER_AGENT = f"finews/{__version__} (self-hosted news archive; +https://pypi.org/project/finews/)"
 _RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -33,14 +33,6 @@ _XML_ENCODING = re.compile(rb"""<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']"""
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9._-]+)""", re.I)
 _JSONP = re.compile(r"^[\s;]*[A-Za-z_$][\w$.]*\s*\(\s*(.*?)\s*\)[\s;]*$", re.S)
 _JS_VAR = re.compile(r"^\s*(?:var|let|const)?\s*[A-Za-z_$][\w$.]*\s*=\s*(.*?)[\s;]*$", re.S)
-
-
-class FetchError(FinewsError):
-    """A request failed for good (after retries): the message says what and where."""
-
-
-class ParseError(FinewsError):
-    """A response arrived but is not what the source should send."""
 
 
 @dataclass

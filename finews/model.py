@@ -7,25 +7,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from finews.store.fulltext import Tokens
+from finews.errors import InvalidArticle
+from finews.fulltext import Tokens, searchable_text, text_tokens
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 _EASTMONEY_CODE = re.compile(r"[A-Za-z]{0,4}(\d{16,24})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-
-
-class FinewsError(Exception):
-    """An error with a message written for the person running finews."""
-
-
-class InvalidArticle(FinewsError):
-    """One article cannot be accepted; the rest of its batch goes on."""
 
 
 def is_safe_code(code: str) -> bool:
@@ -114,9 +105,12 @@ class Article:
     def search_tokens(self) -> Tokens:
         """The tokens the search index holds for this article, computed once from its
         publishable HTML (in the worker that read it, during imports), like the content hash."""
-        from finews.store.fulltext import article_tokens  # the store depends on the model
+        return text_tokens(self.title, self.html or self.body)
 
-        return article_tokens(self)
+    @property
+    def search_text(self) -> str:
+        """The article's text as search normalises it: what a brute-force scan compares."""
+        return searchable_text(self.title, self.html or self.body)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from finews.collect import Collector, SourceReport
 from finews.config import Settings
-from finews.model import FinewsError
+from finews.errors import FinewsError
 from finews.store import Store
 
 

@@ -27,9 +27,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from finews.api import MAX_LIMIT, Archive, BadRequest, Filters
+from finews.api import MAX_LIMIT, Archive, Filters
 from finews.config import Settings
-from finews.model import FinewsError
+from finews.errors import BadRequest, FinewsError
 from finews.store import open_store
 
 CACHE_BYTES = 64 * 1024 * 1024

@@ -44,7 +44,7 @@ def test_every_finews_module_imports():
 def test_trafilatura_reaches_its_own_lazy_imports():
     """trafilatura imports justext, and justext lxml.html.clean, only when it extracts:
     lxml 5.2 moved that module into the separate lxml_html_clean package."""
-    from finews.sources.page import extract_generic
+    from finews.extract import extract_generic
 
     page = "<html><body><article>" + "<p>一段足够长的正文，用来测试正文抽取是否能够正常工作。</p>" * 8
     page += "</article></body></html>"

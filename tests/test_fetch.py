@@ -9,7 +9,8 @@ import pytest
 from werkzeug import Response
 
 from finews.config import FetchConfig
-from finews.fetch import Fetcher, FetchError, ParseError, decode, parse_jsonish
+from finews.errors import FetchError, ParseError
+from finews.fetch import Fetcher, decode, parse_jsonish
 
 FAST = FetchConfig(min_interval=0, backoff=0.01, retries=2, read_timeout=2, total_timeout=5)
 

@@ -22,8 +22,8 @@ import pytest
 
 from finews.mocknews import MockNews, MockNewsServer, column_sources_toml
 from finews.site.build import BuildOptions, SiteBuilder
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 from tests.site.conftest import sample_settings
 
 KILLS = int(os.environ.get("FINEWS_KILL_COUNT", "5"))

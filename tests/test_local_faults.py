@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from finews.site.build import BuildOptions, SiteBuilder
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 from tests.site.conftest import sample_settings
 from tests.test_kill import _assert_same_tree
 

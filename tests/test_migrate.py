@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
-from finews.migrate import migrate
-from finews.model import FinewsError
+from finews.errors import FinewsError
+from finews.fulltext import Query
 from finews.store import open_store
 from finews.store.base import SourceHealth
-from finews.store.fulltext import Query
+from finews.transfer.migrate import migrate
 from tests.conftest import make_article
 from tests.pg import fresh_postgres_url
 from tests.site.conftest import fill

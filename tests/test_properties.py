@@ -13,14 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finews.config import SourceSettings, parse_settings
+from finews.errors import FinewsError, InvalidArticle
+from finews.extract import extract
 from finews.fetch import parse_jsonish
-from finews.model import BEIJING, Article, FinewsError, InvalidArticle
-from finews.sources import build_source, jekyll
+from finews.model import BEIJING, Article
+from finews.sources import build_source
 from finews.sources.base import parse_items
 from finews.sources.eastmoney import _list_at, _ok
 from finews.sources.feed import parse_feed
-from finews.sources.page import extract
 from finews.store import open_store
+from finews.transfer import jekyll
 
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=80)

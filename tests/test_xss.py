@@ -21,8 +21,8 @@ from finews.cli import cli
 from finews.config import load_settings
 from finews.model import BEIJING, Article
 from finews.server import BackgroundServer, create_app
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 from tests.safety import active_content
 
 CORPUS = Path(__file__).parent / "data" / "xss" / "payloads.txt"

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from finews.config import Settings
+from finews.keys import ALL_KEYS, key_range, key_time
 from finews.model import Article, CategoryCount
 from finews.parallel import map_chunks
 from finews.site.output import Output
@@ -38,9 +39,7 @@ from finews.site.pages import (
     updated_at,
 )
 from finews.store import Store, open_store
-from finews.store.base import KEY_BITS, key_range
 
-ALL_KEYS = (-(1 << 62), 1 << 62)
 FEED_SIZE = 50
 HOME_LATEST = 100
 HOME_SECTION = 5
@@ -496,7 +495,7 @@ class SiteBuilder:
         span = self.store.date_range()
         if span is None:
             return []
-        first = max(span[0], datetime.fromtimestamp(max(window[0], 0) >> KEY_BITS, UTC))
+        first = max(span[0], key_time(max(window[0], 0)))
         months = []
         cursor = first.astimezone(self.tz).replace(day=1, hour=0, minute=0, second=0)
         end = span[1].astimezone(self.tz)
@@ -551,7 +550,7 @@ class SiteBuilder:
 
 
 def _key_day(key: int, tz) -> date:
-    return datetime.fromtimestamp(key >> KEY_BITS, UTC).astimezone(tz).date()
+    return key_time(key).astimezone(tz).date()
 
 
 class _Listing:

@@ -10,8 +10,10 @@ from typing import Any, ClassVar
 
 from finews.clean import sanitize_html
 from finews.config import SourceSettings
+from finews.errors import InvalidArticle
+from finews.extract import extract
 from finews.fetch import Fetcher
-from finews.model import BEIJING, Article, InvalidArticle, stable_id
+from finews.model import BEIJING, Article, stable_id
 
 
 @dataclass
@@ -104,8 +106,6 @@ class Source(ABC):
 
     async def full_text(self, fetcher: Fetcher, item: Item) -> str:
         """The clean body from the item's article page."""
-        from finews.sources.page import extract
-
         response = await fetcher.get(item.full_text_url, kind="body")
         return extract(response.text, response.url).body
 

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from finews.clean import clean_text, clean_title, sanitize_html, strip_bracket_title, text_to_html
-from finews.fetch import Fetcher, ParseError
-from finews.model import InvalidArticle
+from finews.errors import InvalidArticle, ParseError
+from finews.fetch import Fetcher
 from finews.sources.base import Item, Page, Source, parse_items, parse_time
 
 ARTICLE_URL = "https://finance.eastmoney.com/a/{code}.html"

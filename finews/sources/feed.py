@@ -19,11 +19,12 @@ from finews.clean import (
     sanitize_html,
     strip_highlights,
 )
-from finews.fetch import Fetcher, ParseError, decode
-from finews.model import BEIJING, InvalidArticle
+from finews.errors import InvalidArticle, ParseError
+from finews.extract import stable_hash
+from finews.fetch import Fetcher, decode
+from finews.model import BEIJING
 from finews.sources.base import Item, Page, Source, parse_items
-from finews.sources.jekyll import parse_date
-from finews.sources.page import stable_hash
+from finews.transfer.jekyll import parse_date
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
 _EASTMONEY_PAGE = re.compile(r"/a/(\d{18,24})\.html$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finews.model import FinewsError
+from finews.errors import FinewsError
 from finews.store.base import Store
 
 

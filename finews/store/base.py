@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,28 +12,11 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from finews.fulltext import Query
+from finews.keys import key_seconds
 from finews.model import Article, CategoryCount, UpsertResult
 from finews.parallel import process_running
 from finews.slugs import is_safe_slug, pinyin_slug, safe_slug
-from finews.store.fulltext import Query, SearchHit
-
-KEY_BITS = 20
-
-
-def sort_key(published: datetime, article_id: str, attempt: int = 0) -> int:
-    """A unique integer that orders articles by publication time.
-
-    It is the row key of the archive and of its search index, so "newest first" is a
-    plain walk backwards over the key.
-    """
-    low = (zlib.crc32(article_id.encode()) + attempt) & ((1 << KEY_BITS) - 1)
-    return (int(published.timestamp()) << KEY_BITS) | low
-
-
-def key_range(start: datetime, end: datetime) -> tuple[int, int]:
-    """The sort keys of articles published in [start, end)."""
-    return int(start.timestamp()) << KEY_BITS, (int(end.timestamp()) << KEY_BITS) - 1
-
 
 RANKED_CANDIDATES = 400
 """Ranked search scores the newest this many matches, and as many title matches."""
@@ -43,7 +25,7 @@ RECENCY_HALF_LIFE_DAYS = 90.0
 
 def relevance_score(bm25: float, key: int, now: float) -> float:
     """Relevance (higher is better) that halves every RECENCY_HALF_LIFE_DAYS of age."""
-    age_days = max(0.0, now - (key >> KEY_BITS)) / 86400
+    age_days = max(0.0, now - key_seconds(key)) / 86400
     return max(bm25, 1e-6) * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
 
 
@@ -68,6 +50,13 @@ class LogEntry:
     category: str
     published: datetime
     tags: list[str]
+
+
+@dataclass
+class SearchHit:
+    article: Article
+    snippet: str
+    score: float = 0.0
 
 
 class Stored(NamedTuple):

@@ -14,9 +14,10 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from finews.model import Article, FinewsError
-from finews.store.base import relevance_score
-from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, article_text, searchable_text
+from finews.errors import FinewsError
+from finews.fulltext import INDEX_VERSION, Query, searchable_text
+from finews.model import Article
+from finews.store.base import SearchHit, relevance_score
 from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, SQLStore, _confirmed, search_filters
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
@@ -143,7 +144,7 @@ class PostgresStore(SQLStore):
         return count
 
     def _index(self, rows: list[tuple[int, Article]]) -> None:
-        self._xm("INSERT INTO search_text VALUES (?, ?)", [(key, article_text(a)) for key, a in rows])
+        self._xm("INSERT INTO search_text VALUES (?, ?)", [(key, a.search_text) for key, a in rows])
 
     def _unindex(self, key: int) -> None:
         self._x("DELETE FROM search_text WHERE key = ?", (key,))

@@ -14,20 +14,21 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from finews.clean import publishable_html
-from finews.model import Article, CategoryCount, FinewsError, UpsertResult
+from finews.errors import FinewsError
+from finews.fulltext import Query, matches, snippet
+from finews.keys import key_range, sort_key
+from finews.model import Article, CategoryCount, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
     Change,
     LogEntry,
+    SearchHit,
     SourceHealth,
     Store,
     Stored,
     holder_is_dead,
-    key_range,
     prefer_incoming,
-    sort_key,
 )
-from finews.store.fulltext import Query, SearchHit, matches, snippet
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "

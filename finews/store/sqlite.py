@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from finews.clean import publishable_html
-from finews.model import Article, FinewsError
-from finews.store.base import RANKED_CANDIDATES, relevance_score
-from finews.store.fulltext import INDEX_VERSION, Query, SearchHit, Tokens, text_tokens
+from finews.errors import FinewsError
+from finews.fulltext import INDEX_VERSION, Query, Tokens, text_tokens
+from finews.model import Article
+from finews.store.base import RANKED_CANDIDATES, SearchHit, relevance_score
 from finews.store.sql import (
     _FULL,
     _FULL_A,

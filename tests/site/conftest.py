@@ -8,8 +8,8 @@ import pytest
 from finews.config import parse_settings
 from finews.model import BEIJING
 from finews.site.build import BuildOptions, SiteBuilder
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 from tests.conftest import DATA, make_article
 
 HOSTILE_BODY = (

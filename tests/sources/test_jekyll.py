@@ -10,8 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from finews.model import BEIJING
-from finews.sources import jekyll
 from finews.store import open_store
+from finews.transfer import jekyll
 from tests.conftest import make_article
 
 POSTS = Path(__file__).parent.parent / "data" / "jekyll-posts"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from finews.extract import extract, extract_generic
 from finews.model import BEIJING
-from finews.sources.page import extract, extract_generic
 from tests.conftest import DATA
 
 EM = DATA / "eastmoney"

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from finews.errors import QueryError
+from finews.fulltext import Query, normalize
+from finews.keys import key_range
 from finews.model import BEIJING
 from finews.store import open_store
-from finews.store.base import key_range
-from finews.store.fulltext import Query, QueryError, article_text, normalize
 from finews.store.sqlite import INDEX_BUFFER_BYTES, SQLiteStore
 from tests.conftest import make_article
 
@@ -57,7 +58,7 @@ def corpus(store):
 def _brute_force(store, query: str) -> set[str]:
     """Articles whose text contains every space-separated part of the query."""
     terms = normalize(query).split(" ")
-    return {a.id for a in store.iter_articles() if all(t in article_text(a) for t in terms)}
+    return {a.id for a in store.iter_articles() if all(t in a.search_text for t in terms)}
 
 
 def _searchable(q: str) -> bool:
@@ -67,7 +68,7 @@ def _searchable(q: str) -> bool:
 
 def _queries(store, n: int) -> list[str]:
     rng = random.Random(11)
-    texts = [article_text(a) for a in store.iter_articles()]
+    texts = [a.search_text for a in store.iter_articles()]
     queries = []
     while len(queries) < n:
         text = rng.choice(texts)

@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from finews.model import BEIJING, FinewsError
+from finews.errors import FinewsError
+from finews.model import BEIJING
 from finews.store import open_store
 from tests.conftest import make_article
 
@@ -43,8 +44,8 @@ def test_changed_body_updates_in_place_and_records_the_change(store):
 
 def test_page_dates_agree_with_the_articles(store):
     """The sitemap's light query gives the same dates as whole articles."""
+    from finews.keys import key_range
     from finews.site.pages import last_change, updated_at
-    from finews.store.base import key_range
 
     store.upsert([make_article(n, first_seen=datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)) for n in (1, 2)])
     store.upsert([make_article(2, body="<p>更正</p>")])
@@ -171,7 +172,7 @@ def test_schema_is_versioned(tmp_path):
 
 def test_an_archive_of_the_previous_version_is_upgraded_and_reindexed(tmp_path):
     """An archive made before character pairs (schema 7, index version "2", 4 KB pages)."""
-    from finews.store.fulltext import Query
+    from finews.fulltext import Query
 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from finews.model import Article, FinewsError
+from finews.errors import FinewsError
+from finews.model import Article
 from finews.store import Store
 
 

@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from finews.clean import plain_text
-from finews.model import Article, FinewsError
+from finews.errors import QueryError
 
 INDEX_VERSION = "2"
 """Changes whenever the searchable text of an article changes; the index is then rebuilt."""
@@ -40,10 +40,6 @@ GAP = "\ue000"
 
 _FULLWIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
 _RUN_BREAK = re.compile(r"[\x00-/:-@\[-`{-\x7f\s\ue000]+")
-
-
-class QueryError(FinewsError):
-    """A search query that cannot be searched (empty, or only punctuation)."""
 
 
 def normalize(text: str) -> str:
@@ -64,10 +60,6 @@ def searchable_text(title: str, html_body: str) -> str:
 
 def matches(title: str, html_body: str, query: Query) -> bool:
     return query.matches(searchable_text(title, html_body))
-
-
-def article_text(article: Article) -> str:
-    return searchable_text(article.title, article.html or article.body)
 
 
 def _runs(text: str) -> list[str]:
@@ -125,10 +117,6 @@ def char_set(text: str) -> str:
     needs no repeats, and leaving them out here (in the workers, during imports) spares
     the writer a tenth of the index's work."""
     return " ".join(dict.fromkeys(_RUN_BREAK.sub("", text)))
-
-
-def article_tokens(article: Article) -> Tokens:
-    return text_tokens(article.title, article.html or article.body)
 
 
 @dataclass(frozen=True)
@@ -236,9 +224,3 @@ def _mark(window: str, terms: tuple[str, ...]) -> str:
     out.append(html.escape(window[last:]))
     return "".join(out)
 
-
-@dataclass
-class SearchHit:
-    article: Article
-    snippet: str
-    score: float = 0.0

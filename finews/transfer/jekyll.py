@@ -32,8 +32,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from finews.clean import publishable_html
+from finews.errors import InvalidArticle, PostError
 from finews.files import write_atomic
-from finews.model import Article, InvalidArticle, is_safe_code
+from finews.model import Article, is_safe_code
 from finews.parallel import map_chunks
 from finews.store.base import Store
 
@@ -58,10 +59,6 @@ _YAML_ESCAPES = {
 _NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
 """What a YAML double-quoted scalar must escape: quotes, backslashes, and what YAML does not
 allow in a document (controls, surrogates, the non-characters U+FFFE and U+FFFF)."""
-
-
-class PostError(InvalidArticle):
-    pass
 
 
 @dataclass
