@@ -19,11 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from finews import __version__
-from finews.api import MAX_LIMIT, Archive, Filters
 from finews.collect import Collector
 from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, parse_duration
 from finews.errors import BadRequest, FinewsError
 from finews.run import RunLoop, archive_lock
+from finews.serve.queries import MAX_LIMIT, Archive, Filters
 from finews.store import Store, open_store
 from finews.store.base import SourceHealth
 from finews.transfer import jekyll
@@ -74,7 +74,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _open(ctx: click.Context) -> Store:
     settings = _settings(ctx)
-    return open_store(settings.database_url, settings.categories)
+    return open_store(settings.archive_url, settings.categories)
 
 
 def _style(settings: Settings) -> jekyll.JekyllStyle:
@@ -189,7 +189,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         total = store.count()
         span = store.date_range()
         size = store.size_bytes()
-        where = store.url
+        where = store.archive.redacted
     tz = settings.tz
     first, last = (
         (span[0].astimezone(tz).isoformat(), span[1].astimezone(tz).isoformat())
@@ -340,14 +340,14 @@ def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: in
         seconds = parse_duration(every)
         for source in settings.sources:
             source.interval = f"{seconds}s"
-    with _open(ctx) as store, archive_lock(settings.database_url):
+    with _open(ctx) as store, archive_lock(settings.archive_url):
         options = _build_options(settings, None, False, None)
         publish = (lambda: click.echo(_publish(store, settings, options))) if rebuild else None
         loop = RunLoop(store, settings, after=after_cmd, max_passes=passes, publish=publish)
         loop.on_pass = lambda reports: _print_pass(reports)
         server = None
         if serve_at:
-            from finews.server import BackgroundServer, create_app
+            from finews.serve.app import BackgroundServer, create_app
 
             host, port = _host_port(serve_at)
             if publish:
@@ -504,7 +504,7 @@ def _marked(snippet: str) -> str:
 def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | None) -> None:
     """Serve the built site and the JSON API (/api/articles, /api/search, /api/sources;
     the schema at /api/openapi.json) until Ctrl-C."""
-    from finews.server import serve as run_server
+    from finews.serve.app import serve as run_server
 
     settings = _settings(ctx)
     site = out or settings.path(settings.build.out)

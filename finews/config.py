@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from finews.errors import ConfigError
 from finews.slugs import is_safe_slug
+from finews.store.url import ArchiveURL
 
 CONFIG_NAME = "finews.toml"
 DATABASE_ENV = "FINEWS_DATABASE_URL"
@@ -130,13 +131,9 @@ class Settings:
         return path if path.is_absolute() else self.root / path
 
     @property
-    def database_url(self) -> str:
-        """The archive location; a relative SQLite path is relative to the config file."""
-        url = self.archive.database_url
-        if "://" in url:
-            return url
-        path = Path(url).expanduser()
-        return str(path if path.is_absolute() else self.root / path)
+    def archive_url(self) -> ArchiveURL:
+        """The archive; a relative SQLite path is relative to the config file."""
+        return ArchiveURL.parse(self.archive.database_url, self.root)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")

@@ -14,7 +14,7 @@ from pathlib import Path
 from finews.config import FetchConfig, Settings, SourceSettings
 from finews.mocknews import MockNews, MockNewsServer
 from finews.run import RunLoop
-from finews.server import BackgroundServer, create_app
+from finews.serve.app import BackgroundServer, create_app
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
 
@@ -76,7 +76,7 @@ class Demo:
         options = BuildOptions(
             out=settings.path(settings.build.out), search=self.search, refresh_minutes=1
         )
-        with open_store(settings.database_url) as store:
+        with open_store(settings.archive_url) as store:
             def publish() -> None:
                 SiteBuilder(store, settings, options).build()
 

@@ -15,16 +15,17 @@ from contextlib import contextmanager
 from finews.collect import Collector, SourceReport
 from finews.config import Settings
 from finews.errors import FinewsError
-from finews.store import Store
+from finews.store import ArchiveURL, Store
 
 
 @contextmanager
-def archive_lock(database_url: str) -> Iterator[None]:
-    """Only one `finews run` per archive file: a second one is refused, not queued."""
-    if "://" in database_url:
+def archive_lock(archive: ArchiveURL) -> Iterator[None]:
+    """Only one `finews run` per archive file: a second one is refused, not queued.
+    (On PostgreSQL, collectors share the sources through leases instead.)"""
+    if not archive.is_sqlite:
         yield
         return
-    path = f"{database_url}.lock"
+    path = f"{archive.location}.lock"
     handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
     try:
         try:
@@ -33,7 +34,7 @@ def archive_lock(database_url: str) -> Iterator[None]:
             handle.seek(0)
             pid = handle.read().strip() or "?"
             raise FinewsError(
-                f"another 'finews run' (pid {pid}) is already using {database_url}; stop it first"
+                f"another 'finews run' (pid {pid}) is already using {archive.location}; stop it first"
             ) from None
         handle.seek(0)
         handle.truncate()

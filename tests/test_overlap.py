@@ -19,7 +19,7 @@ import pytest
 
 from finews.collect import Collector
 from finews.mocknews import ROLLING_OUTLET, MockNews, MockNewsServer, overlap_sources_toml
-from finews.server import BackgroundServer, create_app
+from finews.serve.app import BackgroundServer, create_app
 from finews.store import open_store
 from tests.conftest import settings_for
 

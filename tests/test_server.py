@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finews.model import BEIJING
-from finews.server import POSITION_TTL, BackgroundServer, create_app, openapi_schema, safe_relative_path
+from finews.serve.api import POSITION_TTL
+from finews.serve.app import BackgroundServer, create_app
+from finews.serve.openapi import openapi_schema
+from finews.serve.static import safe_relative_path
 from finews.store import open_store
 from finews.store.base import SourceHealth
 from tests.conftest import make_article

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from finews.cli import cli
 from finews.config import load_settings
 from finews.model import BEIJING, Article
-from finews.server import BackgroundServer, create_app
+from finews.serve.app import BackgroundServer, create_app
 from finews.store import open_store
 from finews.transfer import jekyll
 from tests.safety import active_content
@@ -148,7 +148,7 @@ def test_the_corpus_is_large_enough():
 
 def test_every_payload_arrived_through_every_way(hostile_site):
     _, settings = hostile_site
-    with open_store(settings.database_url) as store:
+    with open_store(settings.archive_url) as store:
         counts = Counter(a.source for a in store.iter_articles())
     n = len(PAYLOADS)
     assert counts == {"jekyll": n, "columns": n, "flash": n, "rss": n + 1}, counts

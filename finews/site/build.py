@@ -184,7 +184,7 @@ class SiteBuilder:
         total = sum(sizes.values())
         parallel = total > 2000
         jobs = _balance(list(sizes), sizes, parts=8 if parallel else 1)
-        job_args = [(self.store.url, self.settings, self.options, group, window) for group in jobs]
+        job_args = [(self.store.archive, self.settings, self.options, group, window) for group in jobs]
         for produced, written, unchanged, pages in map_chunks(
             _render_outlets, job_args, chunk_size=1, workers=self.options.workers,
             inline_below=2 if parallel else 10**9,

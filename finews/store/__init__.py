@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
-from finews.errors import FinewsError
+import sqlite3
+import sys
+
 from finews.store.base import Store
+from finews.store.url import ArchiveURL
 
 
-def open_store(url: str, category_overrides: dict[str, str] | None = None) -> Store:
-    """Open the archive named by a path, ``sqlite:///path`` or ``postgresql://…``."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from finews.store.postgres import PostgresStore
+def open_store(archive: ArchiveURL | str, category_overrides: dict[str, str] | None = None) -> Store:
+    """Open the archive; a plain string is parsed as ``ArchiveURL.parse`` does."""
+    if not isinstance(archive, ArchiveURL):
+        archive = ArchiveURL.parse(archive)
+    if archive.is_sqlite:
+        from finews.store.sqlite import SQLiteStore
 
-        return PostgresStore(url, category_overrides)
-    if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///") :]
-    elif "://" in url:
-        raise FinewsError(
-            f"unsupported database URL {url!r}: use a file path, sqlite:///path or postgresql://…"
-        )
-    from finews.store.sqlite import SQLiteStore
+        return SQLiteStore(archive, category_overrides)
+    from finews.store.postgres import PostgresStore
 
-    return SQLiteStore(url, category_overrides)
+    return PostgresStore(archive, category_overrides)
 
 
-__all__ = ["Store", "open_store"]
+def driver_error_message(exc: BaseException) -> str | None:
+    """One line for a database driver's own error (raised by the archive mid-command),
+    or None when ``exc`` is no such error."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"archive error: {exc}. Check the archive with "
+                "'sqlite3 FILE \"PRAGMA integrity_check\"'")
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"PostgreSQL archive error: {first}. Is the server running and the URL right?"
+    return None
+
+
+__all__ = ["ArchiveURL", "Store", "driver_error_message", "open_store"]

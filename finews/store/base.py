@@ -17,6 +17,7 @@ from finews.keys import key_seconds
 from finews.model import Article, CategoryCount, UpsertResult
 from finews.parallel import process_running
 from finews.slugs import is_safe_slug, pinyin_slug, safe_slug
+from finews.store.url import ArchiveURL
 
 RANKED_CANDIDATES = 400
 """Ranked search scores the newest this many matches, and as many title matches."""
@@ -155,7 +156,7 @@ def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]
 class Store(ABC):
     """An archive of articles, each stored exactly once under its stable id."""
 
-    url: str
+    archive: ArchiveURL
 
     @abstractmethod
     def upsert(

@@ -14,11 +14,12 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from finews.errors import FinewsError
+from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
 from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, SQLStore, _confirmed, search_filters
+from finews.store.url import ArchiveURL
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
 
@@ -102,17 +103,22 @@ class PostgresStore(SQLStore):
     utf8_bytes = "convert_to({}, 'UTF8')"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, category_overrides: dict[str, str] | None = None):
-        import psycopg
+    def __init__(self, archive: ArchiveURL, category_overrides: dict[str, str] | None = None):
+        try:
+            import psycopg
+        except ImportError:
+            raise ArchiveError(
+                "PostgreSQL support is not installed: pip install 'finews[postgres]'") from None
 
-        self.url = url
+        self.archive = archive
+        url = archive.location
         self.category_overrides = category_overrides or {}
         self.integrity_errors = (psycopg.errors.IntegrityError,)
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise FinewsError(
-                f"cannot connect to the PostgreSQL archive {_redacted(url)}: "
+                f"cannot connect to the PostgreSQL archive {archive.redacted}: "
                 f"{str(exc).strip().splitlines()[0]}. Is the server running and the URL right?"
             ) from None
         self._migrate()
@@ -159,7 +165,7 @@ class PostgresStore(SQLStore):
             version = int(row[0]) if row else 0
             if version > len(MIGRATIONS):
                 raise FinewsError(
-                    f"archive {_redacted(self.url)} has schema version {version}, newer than "
+                    f"archive {self.archive.redacted} has schema version {version}, newer than "
                     f"this finews understands ({len(MIGRATIONS)}); upgrade finews"
                 )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -255,11 +261,3 @@ def _title_score(key: int, in_title: bool, now: float) -> float:
     return relevance_score(2.0 if in_title else 0.0, key, now)
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"

@@ -23,6 +23,7 @@ from finews.store.sql import (
     _html_column,
     search_filters,
 )
+from finews.store.url import ArchiveURL
 
 PAGE_SIZE = 16384
 """For new archives (an existing one keeps its own): an article's body fits one page, and
@@ -216,9 +217,9 @@ class SQLiteStore(SQLStore):
     integrity_errors = (sqlite3.IntegrityError,)
     no_limit = -1
 
-    def __init__(self, path: str | Path, category_overrides: dict[str, str] | None = None):
-        self.path = Path(path)
-        self.url = str(self.path)
+    def __init__(self, archive: ArchiveURL, category_overrides: dict[str, str] | None = None):
+        self.archive = archive
+        self.path = archive.path
         self.category_overrides = category_overrides or {}
         if not self.path.parent.exists():
             raise FinewsError(

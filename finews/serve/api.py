@@ -1,0 +1,149 @@
+"""The JSON API's endpoints: parameters checked, answers cached per query string until
+the archive changes (its log position, read at most every POSITION_TTL seconds), so a busy
+home page costs one SQL query per request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope, Send
+
+from finews.config import Settings
+from finews.errors import BadRequest
+from finews.serve.openapi import openapi_schema
+from finews.serve.queries import MAX_LIMIT, Archive, Filters
+from finews.serve.static import send_response
+
+POSITION_TTL = 0.25
+
+ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor"}
+SEARCH_PARAMS = ARTICLE_PARAMS | {"order"}
+
+
+def _filters(request: Request, allowed: set[str], default_limit: int) -> Filters:
+    params = dict(parse_qsl(request.url.query, keep_blank_values=True))
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BadRequest(unknown[0], f"unknown parameter; use {', '.join(sorted(allowed))}")
+    for name, value in params.items():
+        if len(value) > 500 or "\x00" in value:
+            raise BadRequest(name, "value too long or not text")
+    raw_limit = params.get("limit", str(default_limit))
+    if not raw_limit.isdigit() or len(raw_limit) > 6:
+        raise BadRequest("limit", f"must be a whole number between 1 and {MAX_LIMIT}")
+    order = params.get("order", "newest")
+    if order not in ("newest", "relevance"):
+        raise BadRequest("order", "must be 'newest' or 'relevance'")
+    return Filters(
+        outlet=params.get("outlet") or None, tag=params.get("tag") or None,
+        since=params.get("since") or None, until=params.get("until") or None,
+        q=params.get("q") or None, limit=int(raw_limit),
+        cursor=params.get("cursor") or None, ranked=order == "relevance",
+    )
+
+
+def _error(status: int, field: str | None, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+class Api:
+    """The endpoints, each worker with its own archive connection and response cache."""
+
+    def __init__(self, open_archive, settings: Settings):
+        self.open_archive = open_archive
+        self.settings = settings
+        self.local = threading.local()
+        self.cache: dict[str, tuple[int, bytes, bytes]] = {}
+        self.known_position = (0.0, -1)
+
+    def position(self) -> int:
+        """The archive's log position, read at most every POSITION_TTL seconds."""
+        checked, position = self.known_position
+        now = time.monotonic()
+        if now - checked > POSITION_TTL:
+            position = self.archive().store.log_position()
+            self.known_position = (now, position)
+        return position
+
+    async def send_cached(self, scope: Scope, send: Send) -> bool:
+        """Answer from the cache without routing or parsing, if the answer is there."""
+        if scope["method"] != "GET":
+            return False
+        hit = self.cache.get(scope["path"] + "?" + scope["query_string"].decode("latin-1"))
+        if hit is None or hit[0] != self.position():
+            return False
+        _, body, etag = hit
+        extra = [(b"etag", etag), (b"cache-control", b"no-cache")]
+        for name, value in scope["headers"]:
+            if name == b"if-none-match" and value == etag:
+                await send_response(send, 304, b"", None, extra, head=True)
+                return True
+        await send_response(send, 200, body, b"application/json", extra, head=False)
+        return True
+
+    def archive(self) -> Archive:
+        archive = getattr(self.local, "archive", None)
+        if archive is None:
+            archive = self.local.archive = Archive(self.open_archive(), self.settings)
+        return archive
+
+    def _cached(self, request: Request, compute) -> Response:
+        """The JSON for this URL, recomputed only when the archive has changed."""
+        archive = self.archive()
+        position = self.position()
+        key = request.url.path + "?" + request.url.query
+        hit = self.cache.get(key)
+        if hit is None or hit[0] != position:
+            try:
+                body = json.dumps(compute(archive), ensure_ascii=False, separators=(",", ":")).encode()
+            except BadRequest as exc:
+                return _error(400, exc.field, exc.message)
+            etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+            if len(self.cache) > 2000:
+                self.cache.clear()
+            hit = self.cache[key] = (position, body, etag)
+        _, body, etag = hit
+        headers = {"etag": etag.decode(), "cache-control": "no-cache"}
+        if request.headers.get("if-none-match") == headers["etag"]:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def articles(self, request: Request) -> Response:
+        try:
+            f = _filters(request, ARTICLE_PARAMS, 50)
+        except BadRequest as exc:
+            return _error(400, exc.field, exc.message)
+        return self._cached(request, lambda a: a.articles(f))
+
+    async def search(self, request: Request) -> Response:
+        try:
+            f = _filters(request, SEARCH_PARAMS, 20)
+        except BadRequest as exc:
+            return _error(400, exc.field, exc.message)
+        return self._cached(request, lambda a: a.search(f))
+
+    async def article(self, request: Request) -> Response:
+        article_id = request.path_params["article_id"]
+        if not (0 < len(article_id) <= 64) or not all(c.isalnum() or c in "-_" for c in article_id):
+            return _error(404, "article_id", f"no article {article_id!r}")
+        archive = self.archive()
+        data = archive.article(article_id)
+        if data is None:
+            return _error(404, "article_id", f"no article {article_id!r}")
+        return JSONResponse(data)
+
+    async def sources(self, request: Request) -> Response:
+        """Not cached: health changes on every fetch, without a change to the articles."""
+        return JSONResponse(self.archive().sources())
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_schema())
+
+    async def not_found(self, request: Request) -> Response:
+        return _error(404, None, f"no API endpoint {request.url.path}; see /api/openapi.json")

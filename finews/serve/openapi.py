@@ -1,0 +1,98 @@
+"""The API described in OpenAPI 3.1, for humans and for schemathesis."""
+
+from __future__ import annotations
+
+from finews.serve.queries import MAX_LIMIT
+
+
+def _article_schema(extra: dict | None = None) -> dict:
+    props = {
+        "id": {"type": "string", "description": "Stable id: the digits of the source's code"},
+        "code": {"type": "string"},
+        "title": {"type": "string"},
+        "published": {"type": "string", "format": "date-time"},
+        "outlet": {"type": "string"},
+        "category": {"type": "string", "description": "The outlet's URL slug"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "digest": {"type": "string"},
+        "url": {"type": "string", "description": "The original article"},
+        "page": {"type": "string", "description": "The article's page on this site"},
+        "source": {"type": "string"},
+        **(extra or {}),
+    }
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def _limit(default: int) -> dict:
+    return {"name": "limit", "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": default}}
+
+
+def openapi_schema() -> dict:
+    """The API, described for humans and for schemathesis."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    filters = [
+        {"name": "outlet", "in": "query", "schema": {"type": "string"},
+         "description": "An outlet's name (南方都市报) or slug (nanfangdushibao)"},
+        {"name": "tag", "in": "query", "schema": {"type": "string"}},
+        {"name": "since", "in": "query", "schema": {"type": "string"},
+         "description": "YYYY-MM-DD (start of that day, Beijing time) or an ISO 8601 time"},
+        {"name": "until", "in": "query", "schema": {"type": "string"},
+         "description": "YYYY-MM-DD (end of that day) or an ISO 8601 time, exclusive"},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"},
+         "description": "next_cursor of the previous page"},
+    ]
+    error = {"description": "Bad parameter", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"type": "string"},
+                                         "field": {"type": ["string", "null"]}},
+        "required": ["error", "field"]}}}}
+
+    def page(item: dict) -> dict:
+        return {"description": "A page of articles, newest first", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {
+                "articles": {"type": "array", "items": item},
+                "next_cursor": {"type": ["string", "null"]},
+            }, "required": ["articles", "next_cursor"]}}}}
+
+    hit = _article_schema({"snippet": {"type": "string", "description": "Escaped HTML, hits in <mark>"},
+                           "score": {"type": "number"}})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "finews API", "version": "1",
+                 "description": "The archive of Chinese financial news, read-only."},
+        "paths": {
+            "/api/articles": {"get": {
+                "summary": "Articles, newest first, filtered; with q, those that contain it",
+                "parameters": [*filters,
+                               {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+                               _limit(50)],
+                "responses": {"200": page(_article_schema()), "400": error},
+            }},
+            "/api/articles/{article_id}": {"get": {
+                "summary": "One article with its sanitised HTML",
+                "parameters": [{"name": "article_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The article", "content": {"application/json": {
+                        "schema": _article_schema({"html": {"type": "string"}, "aliases": strings})}}},
+                    "404": {"description": "No such article", "content": {"application/json": {
+                        "schema": error["content"]["application/json"]["schema"]}}},
+                },
+            }},
+            "/api/search": {"get": {
+                "summary": "Full-text search: every article containing every space-separated term",
+                "parameters": [*filters,
+                               {"name": "q", "in": "query", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                               {"name": "order", "in": "query",
+                                "schema": {"type": "string", "enum": ["newest", "relevance"]}},
+                               _limit(20)],
+                "responses": {"200": page(hit), "400": error},
+            }},
+            "/api/sources": {"get": {
+                "summary": "The configured sources and their health",
+                "responses": {"200": {"description": "One entry per source", "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
+            }},
+        },
+    }
