@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from finews.serve.app import BackgroundServer
     from finews.site.build import BuildOptions
     from finews.store import Store
+    from finews.transfer.jekyll import JekyllStyle
 
 
 def load_settings(config: Path | None = None, database: str | None = None) -> Settings:
@@ -37,6 +38,17 @@ def load_settings(config: Path | None = None, database: str | None = None) -> Se
 
 def open_archive(settings: Settings) -> Store:
     return open_store(settings.archive_url, settings.categories)
+
+
+def jekyll_style(settings: Settings) -> JekyllStyle:
+    """How the original site wrote its posts, from the [site] and [jekyll] settings."""
+    from finews.transfer.jekyll import JekyllStyle
+
+    return JekyllStyle(
+        base_url=settings.site.base_url, tz=settings.tz,
+        rolling_categories=frozenset(settings.jekyll.rolling_categories),
+        category_links=dict(settings.jekyll.category_links),
+    )
 
 
 def build_options(

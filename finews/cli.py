@@ -1,47 +1,80 @@
-"""The finews command line: parse arguments, call the library, print results."""
+"""The finews command line: arguments in, a library call, results out; nothing else.
+
+Every command imports what it uses inside its own body, so that `finews --help` or a
+`finews build` from cron with nothing to do loads neither the collector nor the server.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import html
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from finews import __version__
-from finews.collect import Collector
-from finews.config import CONFIG_NAME, DEFAULT_CONFIG, Settings, load_settings, parse_duration
-from finews.errors import BadRequest, FinewsError
-from finews.run import RunLoop, archive_lock
-from finews.serve.queries import MAX_LIMIT, Archive, Filters
-from finews.store import Store, open_store
-from finews.store.base import SourceHealth
-from finews.transfer import jekyll
+from finews.errors import FinewsError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from finews.config import Settings
+    from finews.store import Store
+
+CONFIG_HELP = "Config file (default: ./finews.toml when it exists, else built-in defaults)."
+DATABASE_HELP = ("Archive to use: a SQLite file, sqlite:///path or postgresql://user@host/db "
+                 "(overrides archive.database_url).")
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """--config and --database may stand before or after the command name: both land in
+    the root context, the one after the name winning."""
+    if value is not None:
+        ctx.find_root().meta[f"finews.{param.name}"] = value
+    return value
+
+
+def _archive_options() -> list[click.Option]:
+    return [
+        click.Option(["-c", "--config"], type=click.Path(path_type=Path), expose_value=False,
+                     callback=_remember, help=CONFIG_HELP),
+        click.Option(["--database"], metavar="URL", expose_value=False, callback=_remember,
+                     help=DATABASE_HELP),
+    ]
+
+
+class FinewsCommand(click.Command):
+    """A command that takes --config and --database after its name too."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.params.extend(_archive_options())
 
 
 class FinewsGroup(click.Group):
     """Turns the errors finews expects into one clear line and exit code 1."""
+
+    command_class = FinewsCommand
+    group_class = type
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except FinewsError as exc:
             _fail(str(exc))
-        except sqlite3.DatabaseError as exc:
-            _fail(f"archive error: {exc}. Check the archive with 'sqlite3 FILE \"PRAGMA integrity_check\"'")
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             _fail(f"{exc.strerror or exc}{where}")
+        except Exception as exc:
+            from finews.store import driver_error_message
+
+            message = driver_error_message(exc)
+            if message is None:
+                raise
+            _fail(message)
 
 
 def _fail(message: str) -> None:
@@ -49,18 +82,17 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _console() -> Console:
-    return Console(stderr=True)
-
-
 @contextmanager
 def _progress(label: str, total: int | None) -> Iterator[Progress]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=_console(),
+        console=Console(stderr=True),
         transient=True,
     )
     with progress:
@@ -69,55 +101,56 @@ def _progress(label: str, total: int | None) -> Iterator[Progress]:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]
+    """The command's settings, loaded once, when a command first needs them."""
+    from finews.app import load_settings
+
+    meta = ctx.find_root().meta
+    if "finews.settings" not in meta:
+        meta["finews.settings"] = load_settings(meta.get("finews.config"), meta.get("finews.database"))
+    return meta["finews.settings"]
 
 
 def _open(ctx: click.Context) -> Store:
-    settings = _settings(ctx)
-    return open_store(settings.archive_url, settings.categories)
+    from finews.app import open_archive
+
+    return open_archive(_settings(ctx))
 
 
-def _style(settings: Settings) -> jekyll.JekyllStyle:
-    return jekyll.JekyllStyle(
-        base_url=settings.site.base_url,
-        tz=settings.tz,
-        rolling_categories=frozenset(settings.jekyll.rolling_categories),
-        category_links=dict(settings.jekyll.category_links),
-    )
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
 
 
-@click.group(cls=FinewsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-c", "--config", "config_path", type=click.Path(path_type=Path),
-    help=f"Config file (default: ./{CONFIG_NAME} when it exists, else built-in defaults).",
-)
-@click.option(
-    "--database", "database_url", metavar="URL",
-    help="Archive to use: a SQLite file path (overrides archive.database_url).",
-)
+@click.group(cls=FinewsGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             params=_archive_options())
 @click.version_option(__version__, prog_name="finews")
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, database_url: str | None) -> None:
+def cli() -> None:
     """finews keeps a complete archive of Chinese financial news and publishes it.
 
-    Every setting has a default; `finews init` writes a commented finews.toml.
+    Every setting has a default; `finews init` writes a commented finews.toml. Every
+    command takes --config and --database, before or after its name.
+
+    Example: finews --database news.db stats
     """
-    try:
-        settings = load_settings(config_path)
-    except FinewsError as exc:
-        _fail(str(exc))
-    if database_url:
-        settings.archive.database_url = (
-            database_url if "://" in database_url else str(Path(database_url).absolute())
-        )
-    ctx.obj = {"settings": settings, "config_path": config_path}
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path), default=CONFIG_NAME)
+@click.argument("path", type=click.Path(path_type=Path), default="finews.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
-    """Write a commented default config file (./finews.toml)."""
+    """Write a commented default config file (./finews.toml).
+
+    Example: finews init && finews stats
+    """
+    from finews.config import DEFAULT_CONFIG
+
     if path.exists() and not force:
         raise FinewsError(f"{path} already exists (use --force to overwrite it)")
     path.write_text(DEFAULT_CONFIG, encoding="utf-8")
@@ -126,7 +159,10 @@ def init(path: Path, force: bool) -> None:
 
 @cli.group(name="import", cls=FinewsGroup)
 def import_() -> None:
-    """Import articles from another site's files."""
+    """Import articles from another site's files.
+
+    Example: finews import jekyll path/to/site/_posts
+    """
 
 
 @import_.command(name="jekyll")
@@ -138,7 +174,12 @@ def import_jekyll(ctx: click.Context, paths: tuple[Path, ...], batch_size: int) 
 
     A post that cannot be read is reported with its file name and skipped; re-running is
     safe: known articles are updated in place, never duplicated.
+
+    Example: finews import jekyll site/_posts site/drafts/2021-12-08-1.md
     """
+    from finews.app import jekyll_style
+    from finews.transfer import jekyll
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FinewsError(f"no such file or folder: {', '.join(missing)}")
@@ -146,7 +187,7 @@ def import_jekyll(ctx: click.Context, paths: tuple[Path, ...], batch_size: int) 
     total = sum(1 for _ in jekyll.find_posts(list(paths)))
     with _open(ctx) as store, _progress("Importing", total) as progress:
         report = jekyll.import_posts(
-            store, list(paths), _style(settings), batch_size=batch_size,
+            store, list(paths), jekyll_style(settings), batch_size=batch_size,
             on_file=lambda _p: progress.advance(progress.task_ids[0]),
         )
     for problem in report.skipped:
@@ -158,7 +199,10 @@ def import_jekyll(ctx: click.Context, paths: tuple[Path, ...], batch_size: int) 
 
 @cli.group(name="export", cls=FinewsGroup)
 def export() -> None:
-    """Export the archive in another site's format."""
+    """Export the archive in another site's format.
+
+    Example: finews export jekyll out/_posts
+    """
 
 
 @export.command(name="jekyll")
@@ -168,11 +212,16 @@ def export_jekyll(ctx: click.Context, out: Path) -> None:
     """Write every article as a Jekyll post in OUT (e.g. a site's _posts folder).
 
     The format is exactly the original site's; links use site.base_url.
+
+    Example: finews export jekyll out/_posts
     """
+    from finews.app import jekyll_style
+    from finews.transfer import jekyll
+
     settings = _settings(ctx)
     with _open(ctx) as store, _progress("Exporting", store.count()) as progress:
         written = jekyll.export_posts(
-            store, out, _style(settings),
+            store, out, jekyll_style(settings),
             on_file=lambda _p: progress.advance(progress.task_ids[0]),
         )
     click.echo(f"Exported {written} posts to {out}")
@@ -182,7 +231,10 @@ def export_jekyll(ctx: click.Context, out: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Show the archive: articles per category, date range and size."""
+    """Show the archive: articles per category, date range and size.
+
+    Example: finews stats --database postgresql://finews@dbhost/finews
+    """
     settings = _settings(ctx)
     with _open(ctx) as store:
         counts = store.category_counts()
@@ -202,15 +254,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             "categories": [{"slug": c.slug, "outlet": c.outlet, "articles": c.count} for c in counts],
         }, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{total} articles in {where}")
-    table.add_column("category")
-    table.add_column("outlet")
-    table.add_column("articles", justify="right")
-    for c in counts:
-        table.add_row(c.slug, c.outlet, str(c.count))
-    console = Console()
-    console.print(table)
-    console.print(f"From {first or '-'} to {last or '-'}; {size / 1e6:.1f} MB on disk.")
+    _print_table(f"{total} articles in {where}", ["category", "outlet", "articles"],
+                 [[c.slug, c.outlet, str(c.count)] for c in counts])
+    click.echo(f"From {first or '-'} to {last or '-'}; {size / 1e6:.1f} MB on disk.")
 
 
 def _pick_sources(settings: Settings, names: tuple[str, ...]) -> list:
@@ -222,24 +268,6 @@ def _pick_sources(settings: Settings, names: tuple[str, ...]) -> list:
     if names:
         return [by_name[n] for n in names]
     return [s for s in settings.sources if s.enabled]
-
-
-def _build_options(settings: Settings, out: Path | None, full: bool, search: bool | None):
-    from finews.site.build import BuildOptions
-
-    b = settings.build
-    return BuildOptions(
-        out=out or settings.path(b.out), full=full,
-        search=b.search if search is None else search, keep_days=b.keep_days,
-        keep_articles=b.keep_articles, refresh_minutes=b.refresh_minutes,
-        theme=settings.path(b.theme) if b.theme else None, per_page=b.per_page,
-    )
-
-
-def _publish(store: Store, settings: Settings, options) -> str:
-    from finews.site.build import SiteBuilder
-
-    return SiteBuilder(store, settings, options).build().summary()
 
 
 @cli.command()
@@ -254,26 +282,24 @@ def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None)
     Incremental by default: only pages whose inputs changed since the last build are
     rendered and written. Files are replaced atomically, so the site keeps working while
     it is rebuilt and after an interrupted build.
+
+    Example: finews build --out /srv/news/_site
     """
+    from finews.app import build_options, publish
+
     settings = _settings(ctx)
-    options = _build_options(settings, out, full, search)
+    options = build_options(settings, out=out, full=full, search=search)
     with _open(ctx) as store, _progress("Building", None):
-        summary = _publish(store, settings, options)
+        summary = publish(store, settings, options)
     click.echo(f"Built {options.out}: {summary}")
 
 
-def _report_table(reports: list) -> Table:
-    table = Table(title="Fetch summary")
-    for column in ("source", "listed", "new", "updated", "unchanged", "failed", "seconds"):
-        table.add_column(column, justify="left" if column == "source" else "right")
-    table.add_column("status")
-    for r in reports:
-        status = "[green]ok[/]" if r.ok else f"[red]failed[/]: {r.error}"
-        table.add_row(
-            r.name, str(r.listed), str(r.new), str(r.updated), str(r.unchanged), str(r.failed),
-            f"{r.seconds:.1f}", status,
-        )
-    return table
+def _print_reports(reports: list) -> None:
+    rows = [[r.name, str(r.listed), str(r.new), str(r.updated), str(r.unchanged), str(r.failed),
+             f"{r.seconds:.1f}", "[green]ok[/]" if r.ok else f"[red]failed[/]: {r.error}"]
+            for r in reports]
+    _print_table("Fetch summary", ["source", "listed", "new", "updated", "unchanged", "failed",
+                                   "seconds", "status"], rows)
 
 
 def _print_problems(reports: list, limit: int = 10) -> None:
@@ -295,7 +321,13 @@ def fetch(ctx: click.Context, names: tuple[str, ...], verbose: bool) -> None:
 
     Prints a summary per source. Exit code 0 when every source succeeded, 3 when any failed
     (the others are stored all the same), 1 on a configuration or archive error.
+
+    Example: finews fetch eastmoney-724
     """
+    import asyncio
+
+    from finews.collect import Collector
+
     settings = _settings(ctx)
     chosen = _pick_sources(settings, names)
     with _open(ctx) as store, _progress("Fetching", len(chosen)) as progress:
@@ -303,7 +335,7 @@ def fetch(ctx: click.Context, names: tuple[str, ...], verbose: bool) -> None:
         reports = asyncio.run(
             collector.run(chosen, on_done=lambda _r: progress.advance(progress.task_ids[0]))
         )
-    Console().print(_report_table(reports))
+    _print_reports(reports)
     _print_problems(reports, limit=10**9 if verbose else 10)
     new = sum(r.new for r in reports)
     failed = [r.name for r in reports if not r.ok]
@@ -334,32 +366,23 @@ def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: in
     A failing source backs off exponentially (up to fetch.max_backoff) and never stops the
     others. SIGINT or SIGTERM finishes the current write and exits cleanly. Only one
     `finews run` may use an archive at a time.
+
+    Example: finews run --every 5m --serve
     """
+    from finews.app import Pipeline, build_options
+    from finews.config import parse_duration
+
     settings = _settings(ctx)
     if every:
         seconds = parse_duration(every)
         for source in settings.sources:
             source.interval = f"{seconds}s"
-    with _open(ctx) as store, archive_lock(settings.archive_url):
-        options = _build_options(settings, None, False, None)
-        publish = (lambda: click.echo(_publish(store, settings, options))) if rebuild else None
-        loop = RunLoop(store, settings, after=after_cmd, max_passes=passes, publish=publish)
-        loop.on_pass = lambda reports: _print_pass(reports)
-        server = None
-        if serve_at:
-            from finews.serve.app import BackgroundServer, create_app
-
-            host, port = _host_port(serve_at)
-            if publish:
-                publish()
-            server = BackgroundServer(create_app(settings, options.out), host, port)
-            server.start()
-            click.echo(f"Serving {options.out} and the API at http://{host}:{server.port}/")
-        try:
-            loop.run()
-        finally:
-            if server:
-                server.stop()
+    at = _host_port(serve_at) if serve_at else None
+    options = build_options(settings)
+    pipeline = Pipeline(settings, options, rebuild=rebuild, after=after_cmd, passes=passes,
+                        on_pass=_print_pass, on_build=click.echo)
+    pipeline.run(serve_at=at, on_serving=lambda port: click.echo(
+        f"Serving {options.out} and the API at http://{at[0]}:{port}/"))
     click.echo("Stopped.")
 
 
@@ -371,6 +394,8 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 def _print_pass(reports: list) -> None:
+    from datetime import datetime
+
     if not reports:
         return
     stamp = datetime.now().strftime("%H:%M:%S")
@@ -384,35 +409,29 @@ def _print_pass(reports: list) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def sources_(ctx: click.Context, as_json: bool) -> None:
-    """Show the configured sources and their health."""
+    """Show the configured sources and their health, as /api/sources does.
+
+    Example: finews sources --json
+    """
+    from finews.serve.queries import Archive
+
     settings = _settings(ctx)
     with _open(ctx) as store:
-        health = {h.name: h for h in store.source_health()}
-    rows = []
-    for source in settings.sources:
-        h = health.get(source.name, SourceHealth(source.name))
-        rows.append({
-            "name": source.name, "kind": source.kind, "enabled": source.enabled,
-            "interval": source.interval, "last_success": _when(h.last_success),
-            "last_error": h.last_error if h.consecutive_failures else "",
-            "consecutive_failures": h.consecutive_failures,
-            "items_last_run": h.items_last_run, "next_due": _when(h.next_due), "gap": h.gap,
-        })
+        rows = Archive(store, settings).sources()
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title="Sources")
-    for column in ("name", "kind", "every", "last success", "failures", "items", "next",
-                   "last error or gap"):
-        table.add_column(column)
-    for row in rows:
-        name = row["name"] if row["enabled"] else f"{row['name']} (off)"
-        table.add_row(
-            name, row["kind"], row["interval"], row["last_success"] or "never",
-            str(row["consecutive_failures"]), str(row["items_last_run"]), row["next_due"] or "now",
-            " ".join(filter(None, (row["last_error"], row["gap"]))),
-        )
-    Console().print(table)
+
+    def when(iso: str | None) -> str:
+        return iso[:19].replace("T", " ") if iso else ""
+
+    _print_table("Sources", ["name", "kind", "every", "last success", "failures", "items", "next",
+                             "last error or gap"], [[
+        row["name"] if row["enabled"] else f"{row['name']} (off)", row["kind"], row["interval"],
+        when(row["last_success"]) or "never", str(row["consecutive_failures"]),
+        str(row["items_last_run"]), when(row["next_due"]) or "now",
+        " ".join(filter(None, (row["last_error"], row["gap"]))),
+    ] for row in rows])
 
 
 @cli.command()
@@ -425,21 +444,23 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
 
     The copy keeps ids, times, aliases, recorded changes and source health, resumes where
     an interrupted run stopped, and ends by comparing the content hash of every article.
+
+    Example: finews migrate --to postgresql://finews@dbhost/finews
     """
+    from finews.store import ArchiveURL, open_store
     from finews.transfer.migrate import migrate as copy_archive
 
     settings = _settings(ctx)
-    if "://" not in target_url:
-        target_url = str(Path(target_url).absolute())
-    if target_url == settings.database_url:
+    target = ArchiveURL.parse(target_url, Path.cwd())
+    if target == settings.archive_url:
         raise FinewsError("--to names the archive being copied; give another one")
-    with _open(ctx) as source, open_store(target_url, settings.categories) as target:
+    with _open(ctx) as source, open_store(target, settings.categories) as destination:
         total = source.count()
         with _progress("Migrating", total) as progress:
-            already = target.count()
+            already = destination.count()
             progress.update(progress.task_ids[0], completed=already)
             report = copy_archive(
-                source, target, batch_size=batch_size,
+                source, destination, batch_size=batch_size,
                 on_batch=lambda n: progress.advance(progress.task_ids[0], n),
             )
     resumed = f", resumed after {already} already there" if already else ""
@@ -453,7 +474,7 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
 @click.option("--tag", help="Only articles with this tag.")
 @click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD) or ISO 8601 time.")
 @click.option("--until", metavar="DATE", help="Up to and including this day, or before this time.")
-@click.option("--limit", default=20, show_default=True, help=f"At most this many (1-{MAX_LIMIT}).")
+@click.option("--limit", default=20, show_default=True, help="At most this many (1-500).")
 @click.option("--ranked", is_flag=True, help="Best matches first (headline hits, then recency).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
@@ -463,7 +484,12 @@ def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, 
 
     Any Chinese text of any length matches exactly where it occurs (芯片, 降息, 央); words
     separated by spaces must all occur. Exit code 0 with matches, 4 with none.
+
+    Example: finews search 央行 降息 --since 2024-01-01
     """
+    from finews.errors import BadRequest
+    from finews.serve.queries import Archive, Filters
+
     settings = _settings(ctx)
     filters = Filters(outlet=outlet, tag=tag, since=since, until=until, q=query, limit=limit,
                       ranked=ranked)
@@ -475,22 +501,30 @@ def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, 
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        console = Console(highlight=False)
-        for hit in result["articles"]:
-            when = hit["published"][:16].replace("T", " ")
-            console.print(f"[bold]{escape(hit['title'])}[/]  [dim]{when} · {escape(hit['outlet'])}[/]")
-            console.print("  " + _marked(hit["snippet"]))
-            console.print(f"  [dim]{hit['page']}[/]")
+        _print_hits(result["articles"])
         more = " (more: raise --limit)" if result["next_cursor"] else ""
         click.echo(f"{len(result['articles'])} articles{more}")
     if not result["articles"]:
         sys.exit(4)
 
 
-def _marked(snippet: str) -> str:
-    """The API's HTML snippet as rich markup: hits bold, entities decoded."""
-    text = escape(html.unescape(snippet.replace("<mark>", "\x01").replace("</mark>", "\x02")))
-    return text.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
+def _print_hits(hits: list[dict]) -> None:
+    import html
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    def marked(snippet: str) -> str:
+        """The API's HTML snippet as rich markup: hits bold, entities decoded."""
+        text = escape(html.unescape(snippet.replace("<mark>", "\x01").replace("</mark>", "\x02")))
+        return text.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
+
+    console = Console(highlight=False)
+    for hit in hits:
+        when = hit["published"][:16].replace("T", " ")
+        console.print(f"[bold]{escape(hit['title'])}[/]  [dim]{when} · {escape(hit['outlet'])}[/]")
+        console.print("  " + marked(hit["snippet"]))
+        console.print(f"  [dim]{hit['page']}[/]")
 
 
 @cli.command()
@@ -503,7 +537,10 @@ def _marked(snippet: str) -> str:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | None) -> None:
     """Serve the built site and the JSON API (/api/articles, /api/search, /api/sources;
-    the schema at /api/openapi.json) until Ctrl-C."""
+    the schema at /api/openapi.json) until Ctrl-C.
+
+    Example: finews serve --workers 2 --port 8080
+    """
     from finews.serve.app import serve as run_server
 
     settings = _settings(ctx)
@@ -512,7 +549,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | No
         click.echo(f"warning: {site} has no index.html yet; run 'finews build' first", err=True)
     _open(ctx).close()
     click.echo(f"Serving {site} and the API at http://{host}:{port}/ (Ctrl-C stops)")
-    run_server(settings, site, host=host, port=port, workers=workers, config_path=ctx.obj["config_path"])
+    run_server(settings, site, host=host, port=port, workers=workers,
+               config_path=ctx.find_root().meta.get("finews.config"))
 
 
 @cli.command()
@@ -525,7 +563,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | No
 @click.option("--search/--no-search", default=True, help="Build the Pagefind search index.")
 def demo(port: int, folder: Path | None, every: int, search: bool) -> None:
     """Try finews offline: a mock news server publishes articles, finews collects them,
-    builds the site and serves it. Open the printed URL; Ctrl-C stops."""
+    builds the site and serves it. Open the printed URL; Ctrl-C stops.
+
+    Example: finews demo --port 0 --dir /tmp/finews-demo
+    """
     import tempfile
 
     from finews.demo import Demo
@@ -541,10 +582,6 @@ def demo(port: int, folder: Path | None, every: int, search: bool) -> None:
 
         runner.run(ready, _print_pass)
     click.echo("Stopped.")
-
-
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
 def main() -> None:

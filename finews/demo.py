@@ -7,16 +7,12 @@ pass, and the server shows it, so new articles appear on the page within seconds
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 
+from finews.app import Pipeline, build_options
 from finews.config import FetchConfig, Settings, SourceSettings
 from finews.mocknews import MockNews, MockNewsServer
-from finews.run import RunLoop
-from finews.serve.app import BackgroundServer, create_app
-from finews.site.build import BuildOptions, SiteBuilder
-from finews.store import open_store
 
 INITIAL_ARTICLES = 120
 
@@ -57,8 +53,7 @@ class Demo:
         self.stopping = threading.Event()
         self.host, self.port = host, port
         self.search = search
-        self.loop: RunLoop | None = None
-        self.server: BackgroundServer | None = None
+        self.pipeline: Pipeline | None = None
         self.publisher = threading.Thread(target=self._keep_publishing, daemon=True)
 
     @property
@@ -73,30 +68,22 @@ class Demo:
         """Blocks until SIGINT/SIGTERM (or ``stop``)."""
         self.mock.start()
         settings = demo_settings(self.root, self.mock.url, self.interval)
-        options = BuildOptions(
-            out=settings.path(settings.build.out), search=self.search, refresh_minutes=1
-        )
-        with open_store(settings.archive_url) as store:
-            def publish() -> None:
-                SiteBuilder(store, settings, options).build()
+        options = build_options(settings, search=self.search)
+        options.refresh_minutes = 1
+        self.pipeline = Pipeline(settings, options, max_sleep=1.0, on_pass=on_pass)
 
-            self.loop = RunLoop(store, settings, publish=publish, max_sleep=1.0)
-            self.loop.on_pass = on_pass
-            on_pass(asyncio.run(self.loop.collector.run(settings.sources)))
-            publish()
-            self.server = BackgroundServer(create_app(settings, options.out), self.host, self.port)
-            self.server.start()
-            self.port = self.server.port
+        def serving(port: int) -> None:
+            self.port = port
             self.publisher.start()
             on_ready(self)
-            try:
-                self.loop.run()
-            finally:
-                self.stopping.set()
-                self.server.stop()
-                self.mock.stop()
+
+        try:
+            self.pipeline.run(serve_at=(self.host, self.port), warm_up=True, on_serving=serving)
+        finally:
+            self.stopping.set()
+            self.mock.stop()
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.loop is not None:
-            self.loop.stopping.set()
+        if self.pipeline is not None:
+            self.pipeline.stop()

@@ -19,13 +19,16 @@ from finews.store import ArchiveURL, Store
 
 
 @contextmanager
-def archive_lock(archive: ArchiveURL) -> Iterator[None]:
+def archive_lock(archive: ArchiveURL | str) -> Iterator[None]:
     """Only one `finews run` per archive file: a second one is refused, not queued.
-    (On PostgreSQL, collectors share the sources through leases instead.)"""
+    (On PostgreSQL, collectors share the sources through leases instead.) Every spelling
+    of one file (a path, ``sqlite:///``, relative or absolute) takes the same lock."""
+    if not isinstance(archive, ArchiveURL):
+        archive = ArchiveURL.parse(archive)
     if not archive.is_sqlite:
         yield
         return
-    path = f"{archive.location}.lock"
+    path = f"{archive.path.resolve()}.lock"
     handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
     try:
         try:
