@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -133,3 +134,35 @@ def publishable_html(body: str, base_url: str = "") -> str:
     if "<" not in body:
         return text_to_html(body)
     return sanitize_html(body, base_url)
+
+
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+def parse_date(value: object, tz: tzinfo) -> datetime | None:
+    """A loosely written date (Jekyll posts, feeds): ``YYYY-MM-DD``, a time, a zone;
+    a date without a zone is in ``tz`` (Beijing time for the original site)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    text = str(value or "").strip()
+    match = _DATE_TIME.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+        )
+    except ValueError:
+        return None
+    if zone is None:
+        return moment.replace(tzinfo=tz)
+    if zone == "Z":
+        return moment.replace(tzinfo=UTC)
+    sign = 1 if zone[0] == "+" else -1
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment.replace(tzinfo=timezone(sign * offset))

@@ -78,10 +78,11 @@ def test_a_different_target_fails_verification(source, tmp_path):
 def test_cli_migrate(source, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with fresh_postgres_url() as url:
-        result = CliRunner().invoke(cli, ["--database", source.url, "migrate", "--to", url])
+        result = CliRunner().invoke(cli, ["--database", source.archive.location, "migrate", "--to", url])
         assert result.exit_code == 0, result.output
         assert f"Copied {source.count()} of {source.count()} articles" in result.output
-        again = CliRunner().invoke(cli, ["--database", source.url, "migrate", "--to", url])
+        again = CliRunner().invoke(cli, ["--database", source.archive.location, "migrate", "--to", url])
         assert "Copied 0 of" in again.output and again.exit_code == 0
-    same = CliRunner().invoke(cli, ["--database", source.url, "migrate", "--to", source.url])
+    where = source.archive.location
+    same = CliRunner().invoke(cli, ["--database", where, "migrate", "--to", where])
     assert same.exit_code == 1 and "names the archive being copied" in same.output

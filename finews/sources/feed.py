@@ -16,6 +16,7 @@ from finews.clean import (
     clean_text,
     clean_title,
     html_to_text,
+    parse_date,
     sanitize_html,
     strip_highlights,
 )
@@ -24,7 +25,6 @@ from finews.extract import stable_hash
 from finews.fetch import Fetcher, decode
 from finews.model import BEIJING
 from finews.sources.base import Item, Page, Source, parse_items
-from finews.transfer.jekyll import parse_date
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
 _EASTMONEY_PAGE = re.compile(r"/a/(\d{18,24})\.html$")

@@ -24,14 +24,14 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from finews.clean import publishable_html
+from finews.clean import parse_date, publishable_html
 from finews.errors import InvalidArticle, PostError
 from finews.files import write_atomic
 from finews.model import Article, is_safe_code
@@ -43,11 +43,6 @@ _RESOLVER = yaml.resolver.Resolver()
 _STRING_TAG = "tag:yaml.org,2002:str"
 
 _FILE_NAME = re.compile(r"(?:(\d{4})-(\d{2})-(\d{2}))?-(.+)\.(?:md|markdown|html)")
-_DATE = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?"
-)
 _FOOTER = re.compile(r"\r?\n\r?\n<([^<>\r\n]*)>(?:\r?\n\r?\n((?:\[[^\r\n]*(?:\r?\n)?)+))?[ \t\r\n]*\Z")
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
 _REDIRECT = re.compile(r"/([a-z0-9]+)/\d{4}/\d{2}/\d{2}/([A-Za-z0-9][A-Za-z0-9_-]*)\.html")
@@ -149,30 +144,6 @@ def _yaml_front_matter(lines: list[str], name: str) -> dict[str, object]:
         raise PostError(f"{name}: front matter is not a set of 'key: value' lines")
     return {str(k): v for k, v in data.items()}
 
-
-def parse_date(value: object, tz: ZoneInfo) -> datetime | None:
-    """A post's date; a date without a zone is in the site's zone (Beijing time)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    text = str(value or "").strip()
-    match = _DATE.match(text)
-    if not match:
-        return None
-    year, month, day, hour, minute, second, zone = match.groups()
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
-        )
-    except ValueError:
-        return None
-    if zone is None:
-        return moment.replace(tzinfo=tz)
-    if zone == "Z":
-        return moment.replace(tzinfo=UTC)
-    sign = 1 if zone[0] == "+" else -1
-    digits = zone[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment.replace(tzinfo=timezone(sign * offset))
 
 
 def _date_from_code(code: str, tz: ZoneInfo) -> datetime | None:
