@@ -72,7 +72,7 @@ def phase(*args):
 def add_ten(db: Path, round_: int) -> None:
     """Ten new articles, newer than any in the archive."""
     with open_store(str(db)) as store:
-        newest = store.latest(1)[0].published
+        newest = store.summaries(limit=1)[0].published
         fresh = list(articles(10, seed=99 + round_, start=newest + timedelta(minutes=1)))
         for i, a in enumerate(fresh):
             a.published = newest + timedelta(minutes=i + 1)

@@ -95,7 +95,7 @@ def main() -> None:
     prepare(db, site, args.n)
     settings = Settings()
     with open_store(str(db)) as store:
-        sample = random.Random(3).sample(store.latest(store.count(), with_body=False), 1000)
+        sample = random.Random(3).sample(store.summaries(limit=store.count()), 1000)
         keys = [a.key for a in sample]
     pages = [article_path(a.category, a.published, a.code, settings.tz) for a in sample]
     port = free_port()

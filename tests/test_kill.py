@@ -135,7 +135,7 @@ def test_build_killed_at_random_moments_then_equals_a_clean_build(tmp_path):
         if rng.random() < 0.5:  # news arrives between some of the kills
             with open_store(str(tmp_path / "finews.db")) as store:
                 store.upsert(articles(3, seed=int(time.time() * 1000) % 10**6,
-                                      start=store.latest(1)[0].published))
+                                      start=store.summaries(limit=1)[0].published))
     assert killed >= KILLS // 2
     assert _finews("build", "--no-search", cwd=tmp_path).wait() == 0
     settings = sample_settings(tmp_path)

@@ -127,7 +127,7 @@ def test_articles_paginate_with_a_cursor_and_see_every_article_once(served):
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == store.count()
-    times = [a.published for a in store.latest(store.count())]
+    times = [a.published for a in store.summaries(limit=store.count())]
     assert times == sorted(times, reverse=True)
 
 
@@ -160,10 +160,10 @@ def test_bad_parameters_get_a_json_400(served, query):
 
 def test_one_article_and_unknown_ids(served):
     client, store, _ = served
-    article = store.latest(1)[0]
+    article = store.summaries(limit=1)[0]
     data = client.get(f"/api/articles/{article.id}").json()
     assert data["id"] == article.id and data["html"]
-    hostile = next(a for a in store.latest(100) if "script" in a.title)
+    hostile = next(a for a in store.summaries(limit=100) if "script" in a.title)
     data = client.get(f"/api/articles/{hostile.id}").json()
     assert "<script" not in data["html"] and "onerror" not in data["html"]
     assert client.get("/api/articles/000").status_code == 404

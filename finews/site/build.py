@@ -99,6 +99,9 @@ class _Affected:
 
 
 class SiteBuilder:
+    """Plans what a build must write (everything, or what the archive's log touched since
+    the last build) and writes it, outlets in worker processes."""
+
     def __init__(self, store: Store, settings: Settings, options: BuildOptions):
         self.store = store
         self.settings = settings
@@ -108,6 +111,13 @@ class SiteBuilder:
         self.pages = 0
         self._outlet_names: dict[str, str] | None = None
         self._counts: list[CategoryCount] | None = None
+
+    def _neighbour(self, key: int, *, before: bool, category: str | None = None) -> int | None:
+        """The key of the article just before (or after) ``key``, of one outlet or any."""
+        low, high = ALL_KEYS
+        keys = (low, key - 1) if before else (key + 1, high)
+        rows = self.store.summaries(category=category, keys=keys, newest_first=before, limit=1)
+        return rows[0].key if rows else None
 
     # -- entry point --------------------------------------------------------------------
 
@@ -313,7 +323,7 @@ class SiteBuilder:
         todo: set[int] = set()
         for key, category in gaps:
             for before in (True, False):
-                neighbour = self.store.nearest_key(key, before=before, category=category)
+                neighbour = self._neighbour(key, before=before, category=category)
                 if neighbour is not None and neighbour >= window[0]:
                     todo.add(neighbour)
         for key in keys:
@@ -322,13 +332,13 @@ class SiteBuilder:
                 continue
             todo.add(key)
             for before in (True, False):
-                neighbour = self.store.nearest_key(key, before=before, category=rows[0].category)
+                neighbour = self._neighbour(key, before=before, category=rows[0].category)
                 if neighbour is not None and neighbour >= window[0]:
                     todo.add(neighbour)
         for key in sorted(todo):
             (article,) = self.store.summaries(keys=(key, key), with_body=True)
-            newer = self._one(self.store.nearest_key(key, before=False, category=article.category))
-            older_key = self.store.nearest_key(key, before=True, category=article.category)
+            newer = self._one(self._neighbour(key, before=False, category=article.category))
+            older_key = self._neighbour(key, before=True, category=article.category)
             older = self._one(older_key) if older_key is not None and older_key >= window[0] else None
             self._write(out, self.renderer.article_site_path(article),
                         self.renderer.article(article, newer, older))
@@ -344,7 +354,7 @@ class SiteBuilder:
         for day in days:
             low, high = self._day_keys(day)
             for key, before in ((low, True), (high, False)):
-                neighbour = self.store.nearest_key(key, before=before)
+                neighbour = self._neighbour(key, before=before)
                 if neighbour is not None and neighbour >= window[0]:
                     todo.add(_key_day(neighbour, self.tz))
         for day in sorted(todo):
@@ -353,8 +363,8 @@ class SiteBuilder:
             if not items:
                 out.remove(day_path(day))
                 continue
-            before_key = self.store.nearest_key(low, before=True)
-            after_key = self.store.nearest_key(high, before=False)
+            before_key = self._neighbour(low, before=True)
+            after_key = self._neighbour(high, before=False)
             before = _key_day(before_key, self.tz) if before_key and before_key >= window[0] else None
             after = _key_day(after_key, self.tz) if after_key is not None else None
             self._day(out, day, items, before, after)
@@ -376,8 +386,8 @@ class SiteBuilder:
         low, offset = window[0], 0
         if first_key is not None:
             per_page = self.options.per_page
-            before = self.store.count_where(keys=(window[0], first_key - 1), **filters)
-            total = self.store.count_where(keys=window, **filters)
+            before = self.store.count(keys=(window[0], first_key - 1), **filters)
+            total = self.store.count(keys=window, **filters)
             listing.skip = before // per_page * per_page
             if before and before % per_page == 0:
                 listing.skip -= per_page  # the page before may have been the last: its link changes
@@ -502,7 +512,7 @@ class SiteBuilder:
         while cursor <= end:
             month = f"{cursor:%Y-%m}"
             low, high = self._month_keys(month)
-            if self.store.count_where(keys=(max(low, window[0]), high)):
+            if self.store.count(keys=(max(low, window[0]), high)):
                 months.append(month)
             cursor = (cursor + timedelta(days=32)).replace(day=1)
         return months

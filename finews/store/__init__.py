@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from finews.store.base import Store
+from finews.store.sql import Store
 from finews.store.url import ArchiveURL
 
 

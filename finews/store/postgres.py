@@ -18,7 +18,7 @@ from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
-from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, SQLStore, _confirmed, search_filters
+from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, Store, _confirmed, search_filters
 from finews.store.url import ArchiveURL
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
@@ -98,7 +98,7 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(Store):
     no_limit = None
     utf8_bytes = "convert_to({}, 'UTF8')"
     skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -158,8 +158,7 @@ class PostgresStore(SQLStore):
     # -- schema ----------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        self._begin()
-        try:
+        with self.transaction():
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
@@ -176,10 +175,6 @@ class PostgresStore(SQLStore):
             row = self.conn.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
             if row is None or row[0] != INDEX_VERSION:
                 self._reindex()
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     def _set_meta(self, key: str, value: str) -> None:
         self._x("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",

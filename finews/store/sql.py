@@ -7,16 +7,16 @@ both understand; each backend supplies its schema, its transactions and its sear
 from __future__ import annotations
 
 import time
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from finews.clean import publishable_html
 from finews.errors import FinewsError
 from finews.fulltext import Query, matches, snippet
-from finews.keys import key_range, sort_key
+from finews.keys import sort_key
 from finews.model import Article, CategoryCount, UpsertResult
 from finews.store.base import (
     CategoryRegistry,
@@ -24,7 +24,6 @@ from finews.store.base import (
     LogEntry,
     SearchHit,
     SourceHealth,
-    Store,
     Stored,
     holder_is_dead,
     prefer_incoming,
@@ -165,8 +164,10 @@ CHECKPOINT_MIGRATION = """
 newest article it stored, which is how far its list was read then."""
 
 
-class SQLStore(Store):
-    """The archive over a DB-API connection; subclasses say how to talk to their engine."""
+class Store(ABC):
+    """An archive of articles, each stored exactly once under its stable id: one SQL
+    store over a DB-API connection, in portable SQL; SQLite and PostgreSQL subclasses
+    supply the small engine hooks below (statements, transactions, the search index)."""
 
     category_overrides: dict[str, str]
     integrity_errors: tuple[type[Exception], ...]
@@ -208,17 +209,55 @@ class SQLStore(Store):
     def _unindex(self, key: int) -> None:
         """Remove an article from the search index, before its row is deleted."""
 
+    @abstractmethod
+    def search(
+        self,
+        query: Query,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        keys: tuple[int, int] | None = None,
+        limit: int | None = 20,
+        ranked: bool = False,
+        snippets: bool = True,
+    ) -> list[SearchHit]:
+        """Articles that contain every term of the query, newest first (or ranked by
+        relevance and recency); ``limit=None`` returns every match. Without snippets,
+        hits come back several times faster (for counting and analysis)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @contextmanager
+    def transaction(self, *, exclusive: bool = True) -> Iterator[None]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+        ``exclusive`` keeps every other writer out, so a batch is applied as a whole;
+        without it, row locks are enough."""
+        (self._begin if exclusive else self._begin_plain)()
+        try:
+            yield
+            self._x("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- writing ---------------------------------------------------------------------------
 
     def upsert(
         self, articles: Iterable[Article], *, rolling: Iterable[str] = ("emnews",)
     ) -> UpsertResult:
+        """Store a batch in one transaction: new ids are added, known ids updated in place."""
         batch = list(articles)
         rolling = set(rolling)
         result = UpsertResult()
         now = int(time.time())
-        self._begin()
-        try:
+        with self.transaction():
             registry = CategoryRegistry(
                 self._x("SELECT slug, outlet FROM categories"), self.category_overrides
             )
@@ -239,10 +278,6 @@ class SQLStore(Store):
             self._xm(
                 "INSERT INTO category_aliases VALUES (?, ?) ON CONFLICT DO NOTHING", registry.new_aliases
             )
-            self._x("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
         return result
 
     def _existing(self, ids: set[str]) -> dict[str, _Row]:
@@ -403,38 +438,6 @@ class SQLStore(Store):
         rows[0].aliases = self.article_aliases(article_id)
         return rows[0]
 
-    def latest(self, limit: int = 100, *, with_body: bool = True) -> list[Article]:
-        cols = _FULL if with_body else _SUMMARY
-        return self._articles(f"SELECT {cols} FROM articles ORDER BY key DESC LIMIT ?", (limit,))
-
-    def by_category(
-        self, slug: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
-    ) -> list[Article]:
-        cols = _FULL if with_body else _SUMMARY
-        return self._articles(
-            f"SELECT {cols} FROM articles WHERE category=? ORDER BY key DESC LIMIT ? OFFSET ?",
-            (slug, per_page, (page - 1) * per_page),
-        )
-
-    def by_tag(
-        self, tag: str, page: int = 1, per_page: int = 100, *, with_body: bool = True
-    ) -> list[Article]:
-        cols = _FULL if with_body else _SUMMARY
-        return self._articles(
-            f"SELECT {cols} FROM articles WHERE key IN (SELECT key FROM article_tags "
-            "WHERE tag=? ORDER BY key DESC LIMIT ? OFFSET ?) ORDER BY key DESC",
-            (tag, per_page, (page - 1) * per_page),
-        )
-
-    def by_day(self, day: date, tz: ZoneInfo, *, with_body: bool = True) -> list[Article]:
-        start = datetime(day.year, day.month, day.day, tzinfo=tz)
-        low, high = key_range(start, start + timedelta(days=1))
-        cols = _FULL if with_body else _SUMMARY
-        return self._articles(
-            f"SELECT {cols} FROM articles WHERE key BETWEEN ? AND ? ORDER BY key DESC",
-            (low, high),
-        )
-
     def category_counts(self) -> list[CategoryCount]:
         rows = self._x(
             "SELECT a.category, COALESCE(c.outlet, ''), a.n FROM "
@@ -443,9 +446,6 @@ class SQLStore(Store):
         )
         return [CategoryCount(slug, outlet, n) for slug, outlet, n in rows]
 
-    def count(self) -> int:
-        return self._x("SELECT COUNT(*) FROM articles").fetchone()[0]
-
     def date_range(self) -> tuple[datetime, datetime] | None:
         low, high = self._x("SELECT MIN(published), MAX(published) FROM articles").fetchone()
         if low is None:
@@ -453,6 +453,7 @@ class SQLStore(Store):
         return _dt(low), _dt(high)
 
     def iter_articles(self, batch: int = 1000, after: int | None = None) -> Iterator[Article]:
+        """Every article (after a sort key), oldest first, in batches so memory stays flat."""
         last = after
         while True:
             if last is None:
@@ -496,6 +497,7 @@ class SQLStore(Store):
         ]
 
     def known(self, ids: Iterable[str]) -> dict[str, Stored]:
+        """The archived copies of the given ids, by id."""
         found: dict[str, Stored] = {}
         id_list = list(set(ids))
         for start in range(0, len(id_list), 500):
@@ -525,6 +527,8 @@ class SQLStore(Store):
         )
 
     def advance_checkpoint(self, name: str, published: int, article_id: str) -> None:
+        """Move a source's checkpoint forward to an item (never back): call it only once
+        everything between the old checkpoint and that item has landed."""
         self._x(
             "INSERT INTO source_health (name, checkpoint_time, checkpoint_id) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET checkpoint_time = excluded.checkpoint_time, "
@@ -534,6 +538,7 @@ class SQLStore(Store):
         )
 
     def validators(self, url: str) -> tuple[str, str] | None:
+        """(ETag, Last-Modified) last seen for a URL, for conditional GET."""
         return self._x(
             "SELECT etag, last_modified FROM http_validators WHERE url=?", (url,)
         ).fetchone()
@@ -547,6 +552,7 @@ class SQLStore(Store):
     # -- for the site ----------------------------------------------------------------------
 
     def log_position(self) -> int:
+        """The sequence number of the last change."""
         return self._x("SELECT COALESCE(MAX(seq), 0) FROM article_log").fetchone()[0]
 
     def log_since(self, seq: int) -> list[LogEntry]:
@@ -568,6 +574,7 @@ class SQLStore(Store):
         offset: int = 0,
         with_body: bool = False,
     ) -> list[Article]:
+        """Articles filtered by category, tag and key range, in key order."""
         where, params = self._filters(category, tag, keys)
         order = "DESC" if newest_first else "ASC"
         cols = _FULL if with_body else _SUMMARY
@@ -579,15 +586,19 @@ class SQLStore(Store):
     def page_bodies(
         self, *, category: str, keys: tuple[int, int], limit: int
     ) -> list[tuple[Article, bytes]]:
+        """An outlet's articles in key order (oldest first) without their text, each with
+        its publishable HTML as UTF-8: a full build writes every body, and decoding each
+        into text only to encode it again was a tenth of the build's work."""
         sql = (f"SELECT {_SUMMARY}, {self.utf8_bytes.format(_PUBLISHABLE)} FROM articles "
                "WHERE category = ? AND key BETWEEN ? AND ? ORDER BY key LIMIT ?")
         return [(_row_to_article(row[:-1]), bytes(row[-1]))
                 for row in self._x(sql, (category, *keys, limit))]
 
-    def count_where(
+    def count(
         self, *, category: str | None = None, tag: str | None = None,
         keys: tuple[int, int] | None = None,
     ) -> int:
+        """How many articles, of an outlet, with a tag, in a key range."""
         where, params = self._key_filters(category, tag, keys)
         return self._x(f"SELECT COUNT(*) FROM {where}", params).fetchone()[0]
 
@@ -621,16 +632,10 @@ class SQLStore(Store):
         source = "article_tags JOIN articles USING (key)" if tag is not None else "articles"
         return f"{source} " + ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
-    def nearest_key(self, key: int, *, before: bool, category: str | None = None) -> int | None:
-        op, agg = ("<", "MAX") if before else (">", "MIN")
-        where = " AND category = ?" if category is not None else ""
-        params = (key, category) if category is not None else (key,)
-        return self._x(
-            f"SELECT {agg}(key) FROM articles WHERE key {op} ?{where}", params
-        ).fetchone()[0]
-
     def nth_key(self, position: int, *, keys: tuple[int, int], category: str | None = None,
                 tag: str | None = None) -> int | None:
+        """The key at ``position`` (0 is the oldest) of the filtered articles, or None: read
+        from an index alone, where skipping with OFFSET would read each skipped article."""
         where, params = self._key_filters(category, tag, keys)
         row = self._x(f"SELECT key FROM {where} ORDER BY key LIMIT 1 OFFSET ?",
                       (*params, position)).fetchone()
@@ -639,15 +644,14 @@ class SQLStore(Store):
     def page_dates(
         self, keys: tuple[int, int]
     ) -> list[tuple[str, str, datetime, datetime, datetime]]:
+        """(category, code, published, first seen, last changed) of each article in the
+        key range, oldest first: what a sitemap lists, without building whole articles."""
         rows = self._x(
             "SELECT category, code, published, first_seen, last_changed FROM articles "
             "WHERE key BETWEEN ? AND ? ORDER BY key", keys,
         )
         return [(category, code, _dt(published), _dt(seen), _dt(changed))
                 for category, code, published, seen, changed in rows]
-
-    def all_keys(self) -> list[int]:
-        return [k for (k,) in self._x("SELECT key FROM articles ORDER BY key")]
 
     def tag_counts(self) -> dict[str, int]:
         return dict(self._x("SELECT tag, COUNT(*) FROM article_tags GROUP BY tag"))
@@ -664,12 +668,13 @@ class SQLStore(Store):
     # -- several collectors -------------------------------------------------------------------
 
     def lease_sources(self, names: list[str], holder: str, seconds: float) -> list[str]:
+        """Of the named sources, those now leased to ``holder`` for ``seconds``: free ones and
+        those whose lease expired (a collector that died) or that it already holds."""
         if not names:
             return []
         now = int(time.time())
         marks = ",".join("?" * len(names))
-        self._begin_plain()
-        try:
+        with self.transaction(exclusive=False):
             self._xm("INSERT INTO source_leases (name) VALUES (?) ON CONFLICT DO NOTHING",
                      [(n,) for n in names])
             free = [
@@ -682,10 +687,6 @@ class SQLStore(Store):
             ]
             self._xm("UPDATE source_leases SET holder = ?, expires = ? WHERE name = ?",
                      [(holder, now + int(seconds) + 1, name) for name in free])
-            self._x("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
         return free
 
     def release_source(self, name: str, holder: str) -> None:
@@ -695,6 +696,7 @@ class SQLStore(Store):
     # -- copying between archives ------------------------------------------------------------
 
     def fingerprints(self, after: int = -1, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        """(sort key, id, content hash) of every article after ``after``, in key order."""
         while True:
             rows = self._x(
                 "SELECT key, id, content_hash FROM articles WHERE key > ? ORDER BY key LIMIT ?",
@@ -706,9 +708,12 @@ class SQLStore(Store):
             after = rows[-1][0]
 
     def last_key(self) -> int:
+        """The highest sort key, -1 for an empty archive."""
         return self._x("SELECT COALESCE(MAX(key), -1) FROM articles").fetchone()[0]
 
     def restore(self, articles: list[Article], content_hashes: list[str]) -> None:
+        """Store articles exactly as another archive holds them (keys, times, aliases), in
+        one transaction; ones already present are left alone."""
         rows, tag_rows, alias_rows, log_rows = [], [], [], []
         for a, digest in zip(articles, content_hashes, strict=True):
             fields = _stored_fields(a)
@@ -718,8 +723,7 @@ class SQLStore(Store):
             tag_rows += [(tag, a.key) for tag in a.tags]
             alias_rows += [(category, code, a.id) for category, code in a.aliases]
             log_rows.append(("put", a.key, a.id, a.code, a.category, fields[2], fields[5]))
-        self._begin()
-        try:
+        with self.transaction():
             known = {k for (k,) in self._x(
                 f"SELECT key FROM articles WHERE key IN ({','.join('?' * len(rows))})",
                 [r[0] for r in rows],
@@ -732,21 +736,17 @@ class SQLStore(Store):
             self._xm(
                 "INSERT INTO article_log (action, key, id, code, category, published, tags) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", [log_rows[i] for i in fresh])
-            self._x("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     def stored_hashes(self, keys: list[int]) -> dict[int, str]:
         marks = ",".join("?" * len(keys))
         return dict(self._x(f"SELECT key, content_hash FROM articles WHERE key IN ({marks})", keys))
 
     def dump_state(self) -> dict[str, list[tuple]]:
+        """Everything besides the articles: categories, aliases, changes, source health."""
         return {table: [tuple(r) for r in self._x(f"SELECT * FROM {table}")] for table in STATE_TABLES}
 
     def load_state(self, state: dict[str, list[tuple]]) -> None:
-        self._begin()
-        try:
+        with self.transaction():
             for table, rows in state.items():
                 if rows:
                     marks = ",".join("?" * len(rows[0]))
@@ -754,7 +754,3 @@ class SQLStore(Store):
                     if table == "changes":
                         self._x("DELETE FROM changes")
                     self._xm(f"INSERT INTO {table} VALUES ({marks}){conflict}", rows)
-            self._x("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise

@@ -18,7 +18,7 @@ from finews.store.sql import (
     _FULL_A,
     _SUMMARY_A,
     CHECKPOINT_MIGRATION,
-    SQLStore,
+    Store,
     _confirmed,
     _html_column,
     search_filters,
@@ -213,7 +213,7 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(Store):
     integrity_errors = (sqlite3.IntegrityError,)
     no_limit = -1
 
@@ -282,13 +282,8 @@ class SQLiteStore(SQLStore):
         return row[0] if row else None
 
     def _in_write_transaction(self, work) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             work()
-            self.db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     def _next_migration(self) -> None:
         version = self.schema_version

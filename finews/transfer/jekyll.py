@@ -36,7 +36,7 @@ from finews.errors import InvalidArticle, PostError
 from finews.files import write_atomic
 from finews.model import Article, is_safe_code
 from finews.parallel import map_chunks
-from finews.store.base import Store
+from finews.store import Store
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from finews.errors import FinewsError
+from finews.keys import key_range
 from finews.model import BEIJING
 from finews.store import open_store
 from tests.conftest import make_article
@@ -97,15 +98,15 @@ def test_queries(store):
         make_article(i, outlet=outlets[i % 3], tags=[f"{outlets[i % 3]}新闻"]) for i in range(30)
     ]
     store.upsert(articles)
-    latest = store.latest(5)
+    latest = store.summaries(limit=5, with_body=True)
     assert [a.code for a in latest] == [a.code for a in articles[::-1][:5]]
     assert latest[0].body
-    assert store.latest(5, with_body=False)[0].body == ""
-    page1 = store.by_category("shanghaizhengquanbao", page=1, per_page=4)
-    page2 = store.by_category("shanghaizhengquanbao", page=2, per_page=4)
+    assert store.summaries(limit=5)[0].body == ""
+    page1 = store.summaries(category="shanghaizhengquanbao", limit=4, with_body=True)
+    page2 = store.summaries(category="shanghaizhengquanbao", limit=4, offset=4, with_body=True)
     expected = [a.code for a in articles[::-1] if a.outlet == "上海证券报"]
     assert [a.code for a in page1 + page2] == expected[:8]
-    assert [a.code for a in store.by_tag("21世纪经济报道新闻", per_page=100)] == [
+    assert [a.code for a in store.summaries(tag="21世纪经济报道新闻", limit=100, with_body=True)] == [
         a.code for a in articles[::-1] if a.outlet == "21世纪经济报道"
     ]
     counts = {c.slug: (c.outlet, c.count) for c in store.category_counts()}
@@ -119,19 +120,25 @@ def test_queries(store):
     assert [a.code for a in store.iter_articles(batch=7)] == [a.code for a in articles]
 
 
-def test_by_day_uses_beijing_days(store):
+def _day(store, day: date) -> list:
+    """A Beijing day's articles, as the site's day pages read them."""
+    start = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+    return store.summaries(keys=key_range(start, start + timedelta(days=1)))
+
+
+def test_days_are_beijing_days(store):
     late = make_article(1, published=datetime(2025, 3, 11, 23, 30, tzinfo=BEIJING))
     early = make_article(2, published=datetime(2025, 3, 12, 0, 30, tzinfo=BEIJING))
     store.upsert([late, early])
-    assert [a.code for a in store.by_day(date(2025, 3, 12), BEIJING)] == [early.code]
-    assert [a.code for a in store.by_day(date(2025, 3, 11), BEIJING)] == [late.code]
+    assert [a.code for a in _day(store, date(2025, 3, 12))] == [early.code]
+    assert [a.code for a in _day(store, date(2025, 3, 11))] == [late.code]
 
 
 def test_many_articles_in_the_same_second_keep_distinct_keys(store):
     moment = datetime(2025, 3, 12, 9, 0, tzinfo=BEIJING)
     store.upsert([make_article(i, published=moment) for i in range(200)])
     assert store.count() == 200
-    assert len(store.by_day(date(2025, 3, 12), BEIJING)) == 200
+    assert len(_day(store, date(2025, 3, 12))) == 200
 
 
 def test_category_slug_is_assigned_once_and_overridable(store, tmp_path):
