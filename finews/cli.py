@@ -295,7 +295,7 @@ def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None)
 
 
 def _print_reports(reports: list) -> None:
-    rows = [[r.name, str(r.listed), str(r.new), str(r.updated), str(r.unchanged), str(r.failed),
+    rows = [[r.name, str(r.listed), str(r.new), str(r.updated), str(r.unchanged + r.merged), str(r.failed),
              f"{r.seconds:.1f}", "[green]ok[/]" if r.ok else f"[red]failed[/]: {r.error}"]
             for r in reports]
     _print_table("Fetch summary", ["source", "listed", "new", "updated", "unchanged", "failed",

@@ -25,7 +25,7 @@ from datetime import datetime
 from finews.config import Settings, SourceSettings, parse_duration
 from finews.errors import FetchError, FinewsError, InvalidArticle, ParseError
 from finews.fetch import Fetcher
-from finews.model import BEIJING, Article
+from finews.model import BEIJING, Article, UpsertResult
 from finews.sources import build_source
 from finews.sources.base import Item, Page, Source, summary_body
 from finews.store import Store
@@ -33,12 +33,11 @@ from finews.store.base import SourceHealth, Stored, new_holder, prefer_incoming
 
 
 @dataclass
-class SourceReport:
-    name: str
+class SourceReport(UpsertResult):
+    """One source's pass: what its pages did to the archive, and what went wrong."""
+
+    name: str = ""
     listed: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
     failed: int = 0
     seconds: float = 0.0
     error: str = ""
@@ -174,7 +173,7 @@ class Collector:
 
     async def collect(self, source: Source, fetcher: Fetcher) -> SourceReport:
         """One pass over one source; every failure ends up in the report, never raised."""
-        report = SourceReport(source.name)
+        report = SourceReport(name=source.name)
         started = time.monotonic()
         checkpoint = self._checkpoint(source.name)
         pages: list[Page] = []
@@ -252,10 +251,7 @@ class Collector:
                 report.failed += 1
                 report.problems.append(f"{item.code}: {exc}")
         if articles:
-            result = self.store.upsert(articles, rolling=self.rolling)
-            report.new += result.new
-            report.updated += result.updated
-            report.unchanged += result.unchanged + result.merged
+            report += self.store.upsert(articles, rolling=self.rolling)
 
     def _takes_over(self, source: Source, item: Item, stored: Stored) -> bool:
         """Whether this source's copy replaces the archived one (the outlet's copy of a

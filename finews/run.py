@@ -94,7 +94,7 @@ class RunLoop:
             if due:
                 reports = asyncio.run(self.collector.run(due, only_due=True))
                 self.on_pass(reports)
-                if any(r.new or r.updated for r in reports):
+                if any(r.new or r.updated or r.merged for r in reports):
                     self._after_changes()
                 passes += 1
                 if self.max_passes and passes >= self.max_passes:

@@ -34,7 +34,7 @@ import yaml
 from finews.clean import parse_date, publishable_html
 from finews.errors import InvalidArticle, PostError
 from finews.files import write_atomic
-from finews.model import Article, is_safe_code
+from finews.model import Article, UpsertResult, is_safe_code
 from finews.parallel import map_chunks
 from finews.store import Store
 
@@ -352,12 +352,8 @@ def format_post(article: Article, style: JekyllStyle) -> str:
 
 
 @dataclass
-class ImportReport:
+class ImportReport(UpsertResult):
     read: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    merged: int = 0
     skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -378,10 +374,7 @@ def _store_batch(store: Store, batch: list[Article], rolling: set[str], report: 
             except InvalidArticle as exc:
                 report.skipped.append(f"{article.code}: {exc}")
     for result in results:
-        report.new += result.new
-        report.updated += result.updated
-        report.unchanged += result.unchanged
-        report.merged += result.merged
+        report += result
 
 
 def read_posts(paths: list[str], style: JekyllStyle) -> list[tuple[str, Article | None, str]]:
