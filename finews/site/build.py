@@ -11,7 +11,6 @@ work next time.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from finews.config import Settings
 from finews.keys import ALL_KEYS, key_range, key_time
 from finews.model import Article, CategoryCount
 from finews.parallel import map_chunks
+from finews.site.listing import Listing
 from finews.site.output import Output
 from finews.site.pages import (
     Renderer,
@@ -31,19 +31,18 @@ from finews.site.pages import (
     category_feed_path,
     category_path,
     day_path,
-    last_change,
     month_of,
     safe_file_name,
     static_files,
     tag_path,
     updated_at,
 )
+from finews.site.sitemaps import Sitemaps
 from finews.store import Store, open_store
 
 FEED_SIZE = 50
 HOME_LATEST = 100
 HOME_SECTION = 5
-SITEMAP_LIMIT = 50_000
 TEMPLATE_CACHE = ".finews/templates"
 
 
@@ -111,6 +110,7 @@ class SiteBuilder:
         self.pages = 0
         self._outlet_names: dict[str, str] | None = None
         self._counts: list[CategoryCount] | None = None
+        self.sitemaps = Sitemaps(store, self.renderer, self.tz, self._write)
 
     def _neighbour(self, key: int, *, before: bool, category: str | None = None) -> int | None:
         """The key of the article just before (or after) ``key``, of one outlet or any."""
@@ -142,7 +142,7 @@ class SiteBuilder:
                 from finews.site.search import build_shards
 
                 search_started = time.perf_counter()
-                report.shards = build_shards(out, sorted(months), all_months=self._months(window))
+                report.shards = build_shards(out, sorted(months), all_months=self.sitemaps.months(window))
                 report.search_seconds = time.perf_counter() - search_started
             out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0])})
             report.written, report.unchanged, report.removed = out.written, out.unchanged, out.removed
@@ -184,7 +184,7 @@ class SiteBuilder:
             self._redirects(out, None)
             self._fixed_pages(out)
             outlets.result()
-        self._sitemap_index(out, window)
+        self.sitemaps.index(out, [c.slug for c in self._category_counts()])
         for path in out.all_paths() - set(out.produced):
             if not path.startswith("/pagefind/"):
                 out.remove(path)
@@ -233,16 +233,16 @@ class SiteBuilder:
         before: date | None = None
         month_urls: list[tuple[str, str]] = []
         current_month = None
-        tags: dict[str, _Listing] = {}
+        tags: dict[str, Listing] = {}
         for article in self._stream(window):
             day = article.published.astimezone(self.tz).date()
             month = f"{day:%Y-%m}"
             if month != current_month:
                 if current_month:
-                    self._write_month_sitemap(out, current_month, month_urls)
+                    self.sitemaps.write_month(out, current_month, month_urls)
                 current_month, month_urls = month, []
                 months.add(month)
-            month_urls.append(self._sitemap_entry(
+            month_urls.append(self.sitemaps.entry(
                 article.category, article.code, article.published, updated_at(article)))
             if previous_day and previous_day[0] != day:
                 self._day(out, previous_day[0], previous_day[1], before, day)
@@ -259,7 +259,7 @@ class SiteBuilder:
         if previous_day:
             self._day(out, previous_day[0], previous_day[1], before, None)
         if current_month:
-            self._write_month_sitemap(out, current_month, month_urls)
+            self.sitemaps.write_month(out, current_month, month_urls)
         for tag in self.store.tag_counts():  # tags with no article on the site: an empty page
             if tag not in tags:
                 tags[tag] = self._tag_listing(out, tag)
@@ -309,10 +309,10 @@ class SiteBuilder:
             self._tag(out, tag, first, window)
         self._changed_days(out, affected.days, window)
         for month in affected.months:
-            self._month_sitemap(out, month, window)
+            self.sitemaps.month(out, month, window)
         self._home_and_feeds(out, list(affected.categories), window)
         self._redirects(out, affected.aliases)
-        self._sitemap_index(out, window)
+        self.sitemaps.index(out, [c.slug for c in self._category_counts()])
         for path in affected.dropped:
             out.remove(path)
         return affected.months
@@ -380,7 +380,7 @@ class SiteBuilder:
             out.write(f"/static/{path.name}", path.read_bytes())
 
     def _listing(self, out: Output, window: tuple[int, int], first_key: int | None,
-                 listing: _Listing, **filters: str) -> None:
+                 listing: Listing, **filters: str) -> None:
         """Rewrite a listing from the numbered page holding ``first_key`` on (all of it if
         None), reading from far enough back to fill the front page."""
         low, offset = window[0], 0
@@ -400,13 +400,17 @@ class SiteBuilder:
             listing.add(article)
         listing.close()
 
-    def _category_listing(self, out: Output, slug: str) -> _Listing:
-        return _Listing(self, out, heading=self._outlets().get(slug) or slug,
-                        page_path=lambda k: category_path(slug, k),
-                        feed=category_feed_path(slug), show_outlet=False)
+    def _new_listing(self, out: Output, heading: str, page_path, **options) -> Listing:
+        return Listing(out, self.renderer, lambda path, data: self._write(out, path, data),
+                       self.options.per_page, heading=heading, page_path=page_path, **options)
 
-    def _tag_listing(self, out: Output, tag: str) -> _Listing:
-        return _Listing(self, out, heading=f"标签：{tag}", page_path=lambda k: tag_path(tag, k))
+    def _category_listing(self, out: Output, slug: str) -> Listing:
+        return self._new_listing(out, self._outlets().get(slug) or slug,
+                                 lambda k: category_path(slug, k),
+                                 feed=category_feed_path(slug), show_outlet=False)
+
+    def _tag_listing(self, out: Output, tag: str) -> Listing:
+        return self._new_listing(out, f"标签：{tag}", lambda k: tag_path(tag, k))
 
     def _category(self, out: Output, slug: str, first_key: int | None,
                   window: tuple[int, int]) -> None:
@@ -499,128 +503,9 @@ class SiteBuilder:
         self._write(out, "/search.html", self.renderer.simple(
             "search.html", search_enabled=self.options.search))
 
-    # -- sitemaps -----------------------------------------------------------------------
-
-    def _months(self, window: tuple[int, int]) -> list[str]:
-        span = self.store.date_range()
-        if span is None:
-            return []
-        first = max(span[0], key_time(max(window[0], 0)))
-        months = []
-        cursor = first.astimezone(self.tz).replace(day=1, hour=0, minute=0, second=0)
-        end = span[1].astimezone(self.tz)
-        while cursor <= end:
-            month = f"{cursor:%Y-%m}"
-            low, high = self._month_keys(month)
-            if self.store.count(keys=(max(low, window[0]), high)):
-                months.append(month)
-            cursor = (cursor + timedelta(days=32)).replace(day=1)
-        return months
-
-    def _month_keys(self, month: str) -> tuple[int, int]:
-        year, number = map(int, month.split("-"))
-        start = datetime(year, number, 1, tzinfo=self.tz)
-        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=self.tz)
-        return key_range(start, end)
-
-    def _month_sitemap(self, out: Output, month: str, window: tuple[int, int]) -> None:
-        low, high = self._month_keys(month)
-        rows = self.store.page_dates((max(low, window[0]), high))
-        self._write_month_sitemap(out, month, [
-            self._sitemap_entry(category, code, published, last_change(published, seen, changed))
-            for category, code, published, seen, changed in rows
-        ])
-
-    def _sitemap_entry(self, category: str, code: str, published: datetime,
-                       changed: datetime) -> tuple[str, str]:
-        """(URL, last change): article paths are URL-safe (see Renderer.view), so they need
-        no quoting, which was a third of rewriting a month's sitemap."""
-        return (self.renderer.base + article_path(category, published, code, self.tz),
-                f"{changed.year:04d}-{changed.month:02d}-{changed.day:02d}")
-
-    def _write_month_sitemap(self, out: Output, month: str, urls: list[tuple[str, str]]) -> None:
-        parts = [urls[i:i + SITEMAP_LIMIT] for i in range(0, len(urls), SITEMAP_LIMIT)] or [[]]
-        for number, part in enumerate(parts, start=1):
-            name = f"/sitemaps/{month}.xml" if number == 1 else f"/sitemaps/{month}-{number}.xml"
-            self._write(out, name, self.renderer.sitemap(part))
-
-    def _sitemap_index(self, out: Output, window: tuple[int, int]) -> None:
-        sitemaps = [self.renderer.absolute("/sitemaps/pages.xml")]
-        names = set(out.paths_with_prefix("/sitemaps/")) | {
-            p for p in out.produced if p.startswith("/sitemaps/")}
-        for path in sorted(names - {"/sitemaps/pages.xml"}):
-            sitemaps.append(self.renderer.absolute(path))
-        pages = [(self.renderer.absolute("/"), "")]
-        pages += [(self.renderer.absolute(category_path(c.slug)), "")
-                  for c in self._category_counts()]
-        self._write(out, "/sitemaps/pages.xml", self.renderer.sitemap(pages))
-        self._write(out, "/sitemap.xml", self.renderer.sitemap_index(sitemaps))
-        sitemap = self.renderer.absolute("/sitemap.xml") if self.renderer.base else None
-        self._write(out, "/robots.txt", self.renderer.simple("robots.txt", sitemap=sitemap))
-
 
 def _key_day(key: int, tz) -> date:
     return key_time(key).astimezone(tz).date()
-
-
-class _Listing:
-    """One listing (an outlet's, a tag's) written from its articles oldest first: a front
-    page of the newest and numbered pages counted from the oldest, so that news arriving at
-    the top leaves the older pages as they were. A numbered page is written as soon as the
-    article after it arrives; the last holds the newest few.
-
-    ``position`` is the index (oldest first) of the next article to arrive, ``skip`` the
-    first index whose page is rewritten: a rebuild reads from just far enough back to fill
-    the front page and rewrites only the pages its changes touch."""
-
-    def __init__(self, builder: SiteBuilder, out: Output, *, heading: str, page_path,
-                 feed: str | None = None, show_outlet: bool = True):
-        self.builder, self.out = builder, out
-        self.heading, self.page_path, self.feed = heading, page_path, feed
-        self.show_outlet = show_outlet
-        self.per_page = builder.options.per_page
-        self.position = 0
-        self.skip = 0
-        self.page: list[Article] = []
-        self.newest: deque[Article] = deque(maxlen=self.per_page)
-
-    def add(self, article: Article) -> None:
-        self.newest.append(article)
-        if self.position >= self.skip:
-            if len(self.page) == self.per_page:
-                self._numbered(self.position // self.per_page, self.page, last=False)
-                self.page = []
-            self.page.append(article)
-        self.position += 1
-
-    def close(self) -> None:
-        total, per_page, renderer = self.position, self.per_page, self.builder.renderer
-        blocks = math.ceil(total / per_page)
-        if self.page:
-            self._numbered(blocks, self.page, last=True)
-        links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
-                 for k in range(blocks, 0, -1)]
-        older = (total - per_page - 1) // per_page + 1 if total > per_page else None
-        self.builder._write(self.out, self.page_path(None), renderer.listing(
-            self.heading, list(reversed(self.newest)), subheading=f"共 {total} 篇",
-            feed=renderer.href(self.feed) if self.feed else None,
-            older=renderer.href(self.page_path(older)) if older else None,
-            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet,
-        ))
-        prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
-        for path in self.out.paths_with_prefix(prefix):
-            number = path[len(prefix):-5]
-            if number.isdigit() and int(number) > blocks:
-                self.out.remove(path)
-
-    def _numbered(self, k: int, items: list[Article], last: bool) -> None:
-        renderer = self.builder.renderer
-        newer = self.page_path(None) if last else self.page_path(k + 1)
-        self.builder._write(self.out, self.page_path(k), renderer.listing(
-            f"{self.heading}（第 {k} 页）", items[::-1], newer=renderer.href(newer),
-            older=renderer.href(self.page_path(k - 1)) if k > 1 else None,
-            show_outlet=self.show_outlet,
-        ))
 
 
 def _balance(items: list[str], sizes: dict[str, int], parts: int) -> list[list[str]]:

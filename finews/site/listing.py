@@ -1,0 +1,72 @@
+"""An outlet's or a tag's listing, written in one pass over its articles, oldest first."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+from finews.model import Article
+from finews.site.output import Output
+from finews.site.pages import Renderer
+
+
+class Listing:
+    """One listing (an outlet's, a tag's) written from its articles oldest first: a front
+    page of the newest and numbered pages counted from the oldest, so that news arriving at
+    the top leaves the older pages as they were. A numbered page is written as soon as the
+    article after it arrives; the last holds the newest few.
+
+    ``position`` is the index (oldest first) of the next article to arrive, ``skip`` the
+    first index whose page is rewritten: a rebuild reads from just far enough back to fill
+    the front page and rewrites only the pages its changes touch."""
+
+    def __init__(self, out: Output, renderer: Renderer, write: Callable[[str, bytes], None],
+                 per_page: int, *, heading: str, page_path: Callable[[int | None], str],
+                 feed: str | None = None, show_outlet: bool = True):
+        self.out, self.renderer, self.write = out, renderer, write
+        self.heading, self.page_path, self.feed = heading, page_path, feed
+        self.show_outlet = show_outlet
+        self.per_page = per_page
+        self.position = 0
+        self.skip = 0
+        self.page: list[Article] = []
+        self.newest: deque[Article] = deque(maxlen=self.per_page)
+
+    def add(self, article: Article) -> None:
+        self.newest.append(article)
+        if self.position >= self.skip:
+            if len(self.page) == self.per_page:
+                self._numbered(self.position // self.per_page, self.page, last=False)
+                self.page = []
+            self.page.append(article)
+        self.position += 1
+
+    def close(self) -> None:
+        total, per_page, renderer = self.position, self.per_page, self.renderer
+        blocks = math.ceil(total / per_page)
+        if self.page:
+            self._numbered(blocks, self.page, last=True)
+        links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
+                 for k in range(blocks, 0, -1)]
+        older = (total - per_page - 1) // per_page + 1 if total > per_page else None
+        self.write(self.page_path(None), renderer.listing(
+            self.heading, list(reversed(self.newest)), subheading=f"共 {total} 篇",
+            feed=renderer.href(self.feed) if self.feed else None,
+            older=renderer.href(self.page_path(older)) if older else None,
+            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet,
+        ))
+        prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
+        for path in self.out.paths_with_prefix(prefix):
+            number = path[len(prefix):-5]
+            if number.isdigit() and int(number) > blocks:
+                self.out.remove(path)
+
+    def _numbered(self, k: int, items: list[Article], last: bool) -> None:
+        renderer = self.renderer
+        newer = self.page_path(None) if last else self.page_path(k + 1)
+        self.write(self.page_path(k), renderer.listing(
+            f"{self.heading}（第 {k} 页）", items[::-1], newer=renderer.href(newer),
+            older=renderer.href(self.page_path(k - 1)) if k > 1 else None,
+            show_outlet=self.show_outlet,
+        ))
