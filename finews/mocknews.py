@@ -18,12 +18,14 @@ import contextlib
 import html
 import json
 import random
+import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from finews.model import BEIJING
@@ -342,6 +344,214 @@ url = "{url}/feeds/rss.xml?count={legacy_count}"
 """
 
 
+FIXTURE_PAGE1_SORT_END = "1741758157074004"
+FIXTURE_PAGE2_SORT_END = "1741745730724102"
+
+
+class FixtureNews:
+    """Real source responses from a folder (tests/data: ``eastmoney/`` and ``rss/``), routed
+    like the real endpoints, following the routing table of its eastmoney/README.md. Counts
+    requests by path (``hits``), so that tests can check politeness."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.em = data / "eastmoney"
+        self.hits: Counter[str] = Counter()
+        self.polls: Counter[str] = Counter()
+
+    def _file(self, path: Path, content_type: str = "application/json; charset=utf-8"):
+        return 200, content_type, path.read_bytes()
+
+    def respond(self, target: str, agent: str = "") -> tuple[int, str, bytes]:
+        parts = urlsplit(target)
+        path = parts.path
+        args = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        self.hits[path] += 1
+        em = self.em
+        if path == "/robots.txt":
+            return 200, "text/plain", b"User-agent: *\nDisallow: /private/\n"
+        if path == "/comm/web/getFastNewsList":
+            if "sortEnd" not in args or "req_trace" not in args:
+                return self._file(em / "fastnews-error-missing-param.json")
+            if args["sortEnd"] == "":
+                return self._file(em / "fastnews-col102-page1.json")
+            if args["sortEnd"] == FIXTURE_PAGE1_SORT_END:
+                return self._file(em / "fastnews-col102-page2.json")
+            return 200, "application/json", _dump({"code": "1", "message": "success",
+                                                   "data": {"fastNewsList": [], "sortEnd": "", "total": 0}})
+        if path == "/comm/web/getNewsByColumns":
+            column, page = args.get("column"), args.get("page_index", "1")
+            if column == "1207":
+                return self._file(em / "newsbycolumns-col1207-cjzc.json")
+            if column == "350" and page in ("1", "2"):
+                return self._file(em / f"newsbycolumns-col350-page{page}.json")
+            empty = {"code": "1", "data": {"list": [], "page_index": int(page)}}
+            return 200, "application/json", _dump(empty)
+        if path == "/search/jsonp":
+            return self._search(args)
+        match = re.fullmatch(r"/kuaixun/v1/getlist_102_ajaxResult_50_(\d+)_\.html", path)
+        if match:
+            if match.group(1) in ("1", "2"):
+                return self._file(em / f"kuaixun-getlist_102_ajaxResult_50_{match.group(1)}.js", "text/html")
+            return 200, "text/html", b'var ajaxResult={"rc":1,"LivesList":[]};'
+        if path == "/web/webapi":
+            kind = args.get("type")
+            self.polls[kind] += 1
+            return self._file(em / f"webapi-type{kind}-{'a' if self.polls[kind] == 1 else 'b'}.json")
+        if path == "/information/newmarket/web/webapi":
+            return self._file(em / f"newmarket-marketType{args.get('marketType')}.json")
+        if path == "/NewsData/GetNewsText.do":
+            candidate = em / f"newstext-{args.get('id', '')}.json"
+            if candidate.name.startswith("newstext-NW") and candidate.exists():
+                return self._file(candidate)
+            return 200, "application/json", _dump({"content": "", "text": ""})
+        pages = {"/a/202503123355721452.html": em / "article-202503123355721452.html",
+                 "/news/1354,202112083354900823.html": em / "article-legacy-202112083354900823.html"}
+        if path in pages:
+            return self._file(pages[path], "text/html; charset=utf-8")
+        feeds = {"/feeds/gbk.xml": ("legacy-cdata-gbk.xml", "application/rss+xml"),
+                 "/feeds/rss.xml": ("rsshub-modern-eastmoney-search.xml", "application/rss+xml"),
+                 "/feeds/atom.xml": ("rsshub-atom-eastmoney-search.xml", "application/atom+xml")}
+        if path in feeds:
+            name, content_type = feeds[path]
+            return self._file(self.data / "rss" / name, content_type)
+        return 404, "text/plain", b"not found"
+
+    def _search(self, args: dict[str, str]) -> tuple[int, str, bytes]:
+        callback = args.get("cb", "cb")
+        param = json.loads(args.get("param", "{}"))
+        page = param.get("param", {}).get(param.get("type", [""])[0], {}).get("pageIndex", 1)
+        if page != 1:
+            name = "search-empty-result.js"
+        elif param.get("keyword") == "301987":
+            name = "search-cmsArticleWebOld-301987.js"
+        elif param.get("type") == ["cmsArticle"]:
+            name = "search-cmsArticle-dongyuexincai.js"
+        else:
+            name = "search-empty-result.js"
+        text = (self.em / name).read_text(encoding="utf-8")
+        text = re.sub(r"^[\w$.]+\(", f"{callback}(", text, count=1)
+        return 200, "application/javascript; charset=utf-8", text.encode()
+
+
+def fixture_sources_toml(base: str) -> str:
+    """A finews.toml with every source kind pointed at a FixtureNews server at ``base``."""
+    return f"""
+[fetch]
+min_interval = 0
+backoff = 0.01
+retries = 1
+connect_timeout = 2
+read_timeout = 2
+total_timeout = 5
+
+[[sources]]
+name = "fast"
+kind = "eastmoney-fastnews"
+url = "{base}/comm/web/getFastNewsList"
+article_url = "{base}/a/{{code}}.html"
+outlet = "东财滚动"
+category = "emnews"
+tags = ["东财滚动新闻"]
+
+[[sources]]
+name = "yaowen"
+kind = "eastmoney-columns"
+url = "{base}/comm/web/getNewsByColumns"
+article_url = "{base}/a/{{code}}.html"
+params = {{ column = 350 }}
+
+[[sources]]
+name = "cjzc"
+kind = "eastmoney-columns"
+url = "{base}/comm/web/getNewsByColumns"
+article_url = "{base}/a/{{code}}.html"
+full_text = "never"
+params = {{ column = 1207 }}
+
+[[sources]]
+name = "search-301987"
+kind = "eastmoney-search"
+url = "{base}/search/jsonp"
+article_url = "{base}/a/{{code}}.html"
+params = {{ keyword = "301987" }}
+
+[[sources]]
+name = "search-dongyue"
+kind = "eastmoney-search"
+url = "{base}/search/jsonp"
+article_url = "{base}/a/{{code}}.html"
+params = {{ keyword = "东岳新材", type = "cmsArticle" }}
+
+[[sources]]
+name = "search-empty"
+kind = "eastmoney-search"
+url = "{base}/search/jsonp"
+params = {{ keyword = "nothing" }}
+
+[[sources]]
+name = "kuaixun"
+kind = "eastmoney-kuaixun"
+url = "{base}/kuaixun/v1/getlist_102_ajaxResult_50_{{page}}_.html"
+article_url = "{base}/a/{{code}}.html"
+full_text = "never"
+outlet = "东财滚动"
+category = "emnews"
+tags = ["东财滚动新闻"]
+
+[[sources]]
+name = "legacy-102"
+kind = "legacy-102"
+url = "{base}/web/webapi?type=102&count=100&newsid=1"
+body_url = "{base}/NewsData/GetNewsText.do?id={{code}}"
+outlet = "东财滚动"
+category = "emnews"
+tags = ["东财滚动新闻"]
+
+[[sources]]
+name = "legacy-45"
+kind = "legacy-45"
+url = "{base}/web/webapi?type=45&count=100&newsid=1"
+body_url = "{base}/NewsData/GetNewsText.do?id={{code}}"
+
+[[sources]]
+name = "market-37"
+kind = "legacy-newmarket"
+url = "{base}/information/newmarket/web/webapi?marketType=37&count=100"
+body_url = "{base}/NewsData/GetNewsText.do?id={{code}}"
+
+[[sources]]
+name = "market-38"
+kind = "legacy-newmarket"
+url = "{base}/information/newmarket/web/webapi?marketType=38&count=100"
+body_url = "{base}/NewsData/GetNewsText.do?id={{code}}"
+
+[[sources]]
+name = "market-39"
+kind = "legacy-newmarket"
+url = "{base}/information/newmarket/web/webapi?marketType=39&count=100"
+body_url = "{base}/NewsData/GetNewsText.do?id={{code}}"
+
+[[sources]]
+name = "feed-gbk"
+kind = "feed"
+url = "{base}/feeds/gbk.xml"
+full_text = "never"
+
+[[sources]]
+name = "feed-rss"
+kind = "feed"
+url = "{base}/feeds/rss.xml"
+full_text = "never"
+
+[[sources]]
+name = "feed-atom"
+kind = "feed"
+url = "{base}/feeds/atom.xml"
+full_text = "never"
+"""
+
+
 def _sort(article: MockArticle) -> str:
     return f"{int(article.published.timestamp() * 1000)}{int(article.code[-3:]):03d}"
 
@@ -350,7 +560,8 @@ def _dump(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def _handle(news: MockNews, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _handle(news: MockNews | FixtureNews, reader: asyncio.StreamReader,
+                  writer: asyncio.StreamWriter) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -375,7 +586,7 @@ async def _handle(news: MockNews, reader: asyncio.StreamReader, writer: asyncio.
         writer.close()
 
 
-async def serve(news: MockNews, host: str = "127.0.0.1", port: int = 0,
+async def serve(news: MockNews | FixtureNews, host: str = "127.0.0.1", port: int = 0,
                 ready: asyncio.Future | None = None) -> None:
     server = await asyncio.start_server(lambda r, w: _handle(news, r, w), host, port)
     if ready is not None:
@@ -385,9 +596,9 @@ async def serve(news: MockNews, host: str = "127.0.0.1", port: int = 0,
 
 
 class MockNewsServer:
-    """The mock server in a background thread: ``url`` once started."""
+    """A mock (generated or fixtures) in a background thread: ``url`` once started."""
 
-    def __init__(self, news: MockNews, port: int = 0):
+    def __init__(self, news: MockNews | FixtureNews, port: int = 0):
         self.news = news
         self.port = port
         self.loop = asyncio.new_event_loop()

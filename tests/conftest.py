@@ -32,17 +32,15 @@ def make_article(n: int, **overrides) -> Article:
 
 
 @pytest.fixture
-def mock_news(httpserver):
+def mock_news():
     """A real HTTP server on 127.0.0.1 serving tests/data like Eastmoney and feed hosts."""
-    import re
+    from finews.mocknews import FixtureNews, MockNewsServer
 
-    from tests.mock_eastmoney import MockEastmoney
-
-    httpserver.no_handler_status_code = 404
-    mock = MockEastmoney()
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(mock)
-    mock.base = httpserver.url_for("").rstrip("/")
-    return mock
+    fixtures = FixtureNews(DATA)
+    server = MockNewsServer(fixtures).start()
+    fixtures.base = server.url
+    yield fixtures
+    server.stop()
 
 
 def settings_for(toml_text: str, root: Path):

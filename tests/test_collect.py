@@ -13,10 +13,10 @@ from werkzeug import Response
 
 from finews.collect import Collector
 from finews.fetch import parse_jsonish
+from finews.mocknews import FIXTURE_PAGE1_SORT_END, fixture_sources_toml
 from finews.model import BEIJING, stable_id
 from finews.store import open_store
 from tests.conftest import DATA, settings_for
-from tests.mock_eastmoney import PAGE1_SORT_END, sources_toml
 
 EM = DATA / "eastmoney"
 HOSTILE = re.compile(r"<script|onerror|onload|javascript:|<iframe|style=", re.I)
@@ -63,7 +63,7 @@ def collect(settings, db, names=None):
 
 @pytest.fixture
 def settings(mock_news, tmp_path):
-    return settings_for(sources_toml(mock_news.base), tmp_path)
+    return settings_for(fixture_sources_toml(mock_news.base), tmp_path)
 
 
 def test_every_valid_fixture_item_is_archived_once(settings, tmp_path, mock_news):
@@ -232,7 +232,7 @@ def test_source_failing_mid_listing_keeps_its_checkpoint_and_recovers(tmp_path, 
     def second_page_fails_once(request):
         if request.args.get("sortEnd") == "":
             return Response(page1, content_type="application/json")
-        if request.args.get("sortEnd") == PAGE1_SORT_END and not failing[0]:
+        if request.args.get("sortEnd") == FIXTURE_PAGE1_SORT_END and not failing[0]:
             return Response(page2, content_type="application/json")
         if failing[0]:
             return Response("", status=503)

@@ -13,16 +13,16 @@ import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
+from finews.mocknews import fixture_sources_toml
 from finews.run import archive_lock
 from finews.store import open_store
-from tests.mock_eastmoney import sources_toml
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch, mock_news):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FINEWS_DATABASE_URL", raising=False)
-    (tmp_path / "finews.toml").write_text(sources_toml(mock_news.base), encoding="utf-8")
+    (tmp_path / "finews.toml").write_text(fixture_sources_toml(mock_news.base), encoding="utf-8")
     return tmp_path
 
 
