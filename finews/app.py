@@ -8,7 +8,6 @@ and the ``--after`` hook, and that a served site is built before the server star
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +109,8 @@ class Pipeline:
                                 publish=build, max_sleep=self.max_sleep)
             self.loop.on_pass = self.on_pass
             if warm_up:
+                import asyncio
+
                 self.on_pass(asyncio.run(self.loop.collector.run(self.settings.sources)))
             if serve_at:
                 self._serve(store, serve_at, on_serving)

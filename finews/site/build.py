@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -174,6 +173,8 @@ class SiteBuilder:
     def _full(self, out: Output, window: tuple[int, int]) -> set[str]:
         """Workers render each outlet's articles, pages and feed while this process renders
         the tag and day pages, the home page and the rest."""
+        from concurrent.futures import ThreadPoolExecutor
+
         out.preload()
         self._static(out)
         counts = {c.slug: c.count for c in self._category_counts()}

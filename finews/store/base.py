@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,7 +129,7 @@ class CategoryRegistry:
 
 def new_holder() -> str:
     """Who holds a source lease: host, process and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 def holder_is_dead(holder: str) -> bool:
@@ -139,7 +137,7 @@ def holder_is_dead(holder: str) -> bool:
     free at once; holders elsewhere free theirs only when the lease expires."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not process_running(int(pid))
+    return host == os.uname().nodename and pid.isdigit() and not process_running(int(pid))
 
 
 def prefer_incoming(existing_category: str, incoming: Article, rolling: set[str]) -> bool:
