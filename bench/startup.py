@@ -20,11 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import articles
 from bench.machine import cpu_check
+
+HERE = Path(__file__).resolve().parent.parent
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str], runs: int = 9) -> float:

@@ -16,6 +16,24 @@ they separate never form a pair. Only a term that itself contains such punctuati
 the article's text. Recall is therefore complete and every hit contains the query.
 
 The same functions prepare text for every backend, so SQLite and PostgreSQL agree.
+
+Where the tokens live. SQLite keeps them in contentless FTS5 tables whose rowid is the sort
+key, written in the same transaction as the article: ``search_index`` (pairs with positions,
+title and body), ``search_chars`` (characters, ``detail=none``) and ``search_titles`` (the
+title's characters, for bm25). A contentless delete needs the old tokens, recomputed from
+the stored row; a change of ``INDEX_VERSION`` rebuilds the index once. FTS5 gathers 16 MB
+before it writes a segment, so an import batch becomes one segment. PostgreSQL keeps each
+article's normalised text in ``search_text`` and matches every term with ``LIKE``.
+
+What it costs, at 100,000 articles, against an index of single characters with positions: a
+made-up four-character term went from 150 ms to 1 ms (p95) and sampled 2-4-character terms
+from 42 to 9 ms, for three times the index (1.5 GB) and half the import speed (an article
+adds about 1,500 distinct pairs). Tokens are built by array slicing: a loop per character
+cost five times as much.
+
+Ranked search scores titles only, with bm25, halved for every 90 days of age; it considers
+the newest 400 matches of each kind. bm25 over bodies would first count a phrase's matches
+in the whole archive (seconds for a common word).
 """
 
 from __future__ import annotations
