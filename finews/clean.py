@@ -24,7 +24,10 @@ ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "title", "width", "height"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
+    "span": {"data-secid"},
 }
+_SECID = re.compile(r"\d{1,3}\.[A-Za-z0-9]{1,10}")
+"""A stock link's security (``0.301987``): the Eastmoney page rule keeps it on a span."""
 REMOVED_WITH_CONTENT = {
     "script", "style", "iframe", "object", "embed", "form", "noscript", "template", "svg",
     "math", "textarea", "select", "button", "frameset", "frame", "applet", "audio", "video",
@@ -61,6 +64,8 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
     def fix_url(tag: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRS:
             return absolute_url(value, base_url) or None
+        if attribute == "data-secid":
+            return value if _SECID.fullmatch(value) else None
         return value
 
     cleaned = nh3.clean(

@@ -77,12 +77,27 @@ def _first(doc: lxml.html.HtmlElement, *selectors: str) -> lxml.html.HtmlElement
     return None
 
 
+def _mark_stock(link: lxml.html.HtmlElement, data_code: str) -> None:
+    """A stock link becomes ``<span data-secid="0.301987">name</span>``: the text stays, the
+    link to a quote page goes, and the security is kept for finews.stocks."""
+    from finews.stocks import from_data_code
+
+    security = from_data_code(data_code)
+    if security is None:
+        link.drop_tag()
+        return
+    for attribute in list(link.attrib):
+        del link.attrib[attribute]
+    link.tag = "span"
+    link.set("data-secid", security.secid)
+
+
 def _body_html(body: lxml.html.HtmlElement, base_url: str) -> str:
     for selector in _NOISE:
         for node in _select(body, selector):
             node.drop_tree()
     for link in _select(body, "a[data-code]"):
-        link.drop_tag()
+        _mark_stock(link, link.get("data-code") or "")
     for span in _select(body, "span[data-code], span[id^=stock_]"):
         span.drop_tag()
     for img in _select(body, "img[data-original], img[data-src]"):

@@ -1,0 +1,90 @@
+"""Stock mentions against a labelled set (tests/data/stocks/): precision and recall per
+form of mention, false friends included, and the real fixture page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from finews.extract import extract
+from finews.stocks import (
+    NameMatcher,
+    Security,
+    article_mentions,
+    from_data_code,
+    parse_secid,
+)
+from tests.conftest import DATA
+
+STOCKS = DATA / "stocks"
+
+
+def _learned() -> NameMatcher:
+    rows = [line.split("\t") for line in (STOCKS / "learned.tsv").read_text(encoding="utf-8").splitlines()]
+    return NameMatcher((name, parse_secid(secid)) for name, secid in rows)
+
+
+def _labelled() -> list[tuple[str, set[str], str]]:
+    rows = []
+    for line in (STOCKS / "sentences.tsv").read_text(encoding="utf-8").splitlines():
+        form, expected, sentence = line.split("\t")
+        rows.append((form, set() if expected == "-" else set(expected.split(",")), sentence))
+    return rows
+
+
+def test_the_labelled_set_is_large_enough():
+    rows = _labelled()
+    assert len(rows) >= 60
+    assert sum(form == "false" for form, _, _ in rows) >= 15
+
+
+def test_precision_and_recall_per_form():
+    names = _learned()
+    found_right, found, expected_total = defaultdict(int), defaultdict(int), defaultdict(int)
+    wrong = []
+    for form, expected, sentence in _labelled():
+        got = {m.security.secid for m in article_mentions("", sentence, names=names)}
+        found_right[form] += len(got & expected)
+        found[form] += len(got)
+        expected_total[form] += len(expected)
+        if got != expected:
+            wrong.append((form, sentence, sorted(got), sorted(expected)))
+    for form in expected_total:
+        precision = found_right[form] / found[form] if found[form] else 1.0
+        recall = found_right[form] / expected_total[form] if expected_total[form] else 1.0
+        assert (precision, recall) == (1.0, 1.0), (form, [w for w in wrong if w[0] == form])
+    assert not wrong
+
+
+@pytest.mark.parametrize(("value", "secid"), [
+    ("0,301987", "0.301987"), ("301987,0", "0.301987"), ("0.301987", "0.301987"),
+    ("02338|116|5", "116.02338"), ("K 000338|0|2", "0.000338"),
+])
+def test_every_spelling_of_a_stock_link(value, secid):
+    assert from_data_code(value).secid == secid
+
+
+def test_indexes_are_kept_apart_from_companies():
+    mentions = article_mentions("", "上证指数(000001)走强，平安银行(000001)涨超3%。")
+    assert [(m.security.secid, m.security.kind) for m in mentions] == [
+        ("1.000001", "index"), ("0.000001", "a-share")]
+    assert Security(90, "BK1033").kind == "board"
+    assert Security(116, "00700").kind == "hk"
+
+
+def test_the_list_and_the_article_page_of_the_fixtures():
+    page = extract((DATA / "eastmoney" / "article-202503123355721452.html").read_text(encoding="utf-8"),
+                   "https://finance.eastmoney.com/a/202503123355721452.html")
+    assert 'data-secid="0.301987"' in page.body and "quote.eastmoney.com" not in page.body
+    mentions = article_mentions(page.title, page.body, listed=["0.301987", "90.BK1033"])
+    assert {(m.security.secid, m.origin) for m in mentions} == {("0.301987", "list"), ("90.BK1033", "list")}
+    assert next(m.name for m in mentions if m.security.secid == "0.301987") == "瀚海储能"
+
+
+def test_a_hostile_secid_is_not_kept_by_the_sanitiser():
+    from finews.clean import sanitize_html
+
+    kept = '<span data-secid="1.600519">茅台</span>'
+    assert sanitize_html(kept) == kept
+    assert "data-secid" not in sanitize_html('<span data-secid="javascript:x()">x</span>')
