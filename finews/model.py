@@ -71,6 +71,9 @@ class Article:
     first_seen: datetime | None = None
     last_changed: datetime | None = None
     aliases: list[tuple[str, str]] = field(default_factory=list)
+    stocks: list[str] = field(default_factory=list)
+    """Securities the source lists with the article (``1.600519``); the store adds those
+    its text names (finews.stocks)."""
     key: int = 0
     html: str = ""
 

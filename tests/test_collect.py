@@ -11,6 +11,7 @@ import feedparser
 import pytest
 from werkzeug import Response
 
+from finews.clean import html_to_text
 from finews.collect import Collector
 from finews.fetch import parse_jsonish
 from finews.mocknews import FIXTURE_PAGE1_SORT_END, fixture_sources_toml
@@ -114,7 +115,8 @@ def test_article_page_gives_the_full_clean_body(settings, tmp_path, mock_news):
     with open_store(str(tmp_path / "a.db")) as store:
         article = store.get("202503123355721452")
     assert "机构观点" in article.body
-    assert "瀚海储能(301987)董事长" in article.body
+    assert "瀚海储能(301987)董事长" in html_to_text(article.body)  # the stock link's text stays
+    assert '<span data-secid="0.301987">瀚海储能</span>' in article.body  # and its security
     assert "郑重声明" not in article.body and "AI选股" not in article.body
     assert "K图" not in article.body and "document.write" not in article.body
     assert 'src="https://np-newspic.dfcfw.com/download/D25031215284100000002_w600h400.jpg"' in (

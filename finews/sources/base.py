@@ -30,6 +30,7 @@ class Item:
     full_text_url: str = ""
     full_text_parser: str = "page"
     tags: list[str] = field(default_factory=list)
+    stocks: list[str] = field(default_factory=list)
     category: str = ""
     id: str = ""
 
@@ -123,6 +124,7 @@ class Source(ABC):
             digest=item.digest,
             url=item.url,
             source=s.name,
+            stocks=list(item.stocks),
         )
 
 

@@ -105,10 +105,12 @@ class FastNews(EastmoneySource):
         title = _title_or_summary(raw.get("title"), summary)
         if not title:
             raise InvalidArticle(f"{code}: empty title and summary")
+        listed = raw.get("stockList")
         return Item(
             code=code, title=title, published=parse_time(raw.get("showTime")), outlet="",
             url=ARTICLE_URL.format(code=code), body=text_to_html(story), digest=story,
             full_text_url=self.page_url(code),
+            stocks=[s for s in listed if isinstance(s, str)] if isinstance(listed, list) else [],
         )
 
 

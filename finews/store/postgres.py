@@ -18,7 +18,14 @@ from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
-from finews.store.sql import _FULL_A, CHECKPOINT_MIGRATION, Store, _confirmed, search_filters
+from finews.store.sql import (
+    _FULL_A,
+    CHECKPOINT_MIGRATION,
+    STOCKS_MIGRATION,
+    Store,
+    _confirmed,
+    search_filters,
+)
 from finews.store.url import ArchiveURL
 
 WRITE_LOCK = 0x66696E6577  # "finew": the advisory lock every archive writer holds
@@ -85,6 +92,7 @@ MIGRATIONS = [
     )
     """,
     CHECKPOINT_MIGRATION,
+    STOCKS_MIGRATION,
 ]
 
 

@@ -18,6 +18,7 @@ from finews.errors import FinewsError
 from finews.fulltext import Query, matches, snippet
 from finews.keys import sort_key
 from finews.model import Article, CategoryCount, UpsertResult
+from finews.stocks import NameMatcher, article_mentions, parse_secid
 from finews.store.base import (
     CategoryRegistry,
     Change,
@@ -68,7 +69,7 @@ def _row_to_article(row: tuple) -> Article:
         id=aid, code=code, title=title, published=_dt(published), outlet=outlet,
         category=category, tags=_tags(tags), body=body, digest=digest, url=url,
         source=source, first_seen=_dt(first_seen), last_changed=_dt(last_changed), key=key,
-        aliases=[], html=html or body,
+        aliases=[], html=html or body, stocks=[],
     )
 
 
@@ -146,8 +147,11 @@ def _stored_fields(article: Article) -> tuple:
 
 
 
-STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators")
+STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators",
+                "securities", "security_names", "article_securities")
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
+_NEWEST_NAME = ("(SELECT n.name FROM security_names n WHERE n.secid = s.secid "
+                "ORDER BY n.last_seen DESC LIMIT 1)")
 _HEALTH_COLUMNS = (
     "last_run", "last_success", "last_error_at", "last_error", "consecutive_failures",
     "items_last_run", "next_due", "checkpoint_time", "checkpoint_id", "gap",
@@ -162,6 +166,23 @@ CHECKPOINT_MIGRATION = """
 """
 """Sources get their checkpoints: an archive of an older finews starts each source at the
 newest article it stored, which is how far its list was read then."""
+STOCKS_MIGRATION = """
+    CREATE TABLE securities (
+        secid TEXT PRIMARY KEY, market INTEGER NOT NULL, code TEXT NOT NULL, kind TEXT NOT NULL
+    );
+    CREATE TABLE security_names (
+        secid TEXT NOT NULL, name TEXT NOT NULL, last_seen BIGINT NOT NULL,
+        PRIMARY KEY (secid, name)
+    );
+    CREATE TABLE article_securities (
+        key BIGINT NOT NULL, secid TEXT NOT NULL, origin TEXT NOT NULL, is_first INTEGER NOT NULL,
+        PRIMARY KEY (key, secid)
+    );
+    CREATE INDEX article_securities_secid ON article_securities (secid, key)
+"""
+"""The securities each article mentions (finews.stocks): ``origin`` is list, link, text or
+name; ``is_first`` marks the security it names first. A security keeps every name it was
+linked under, with when it was last seen; the newest is its name."""
 
 
 class Store(ABC):
@@ -172,6 +193,7 @@ class Store(ABC):
     category_overrides: dict[str, str]
     integrity_errors: tuple[type[Exception], ...]
     no_limit: Any = None
+    _matcher: NameMatcher | None = None
     utf8_bytes = "CAST({} AS BLOB)"
     """SQL that gives a text value's UTF-8 bytes."""
     skip_locked = ""
@@ -315,6 +337,7 @@ class Store(ABC):
         try:
             self._xm(_INSERT_ARTICLE, rows)
             self._index(token_rows)
+            self._write_mentions(token_rows)
             self._xm(_INSERT_TAG, tag_rows)
             self._xm(
                 "INSERT INTO article_log (action, key, id, code, category, published, tags) "
@@ -401,6 +424,7 @@ class Store(ABC):
                     continue
                 raise
             self._index([(key, article)])
+            self._write_mentions([(key, article)])
             self._xm(
                 _INSERT_TAG,
                 [(tag, key) for tag in article.tags],
@@ -411,9 +435,14 @@ class Store(ABC):
 
     def _replace(self, row: _Row, article: Article, now: int, *, take_over: bool = False) -> _Row:
         """Rewrite an article in place; its key follows its publication time. When the
-        outlet's copy takes over a rolling one, the article passes to the outlet's source."""
+        outlet's copy takes over a rolling one, the article passes to the outlet's source;
+        the securities the replaced copy's list named stay with it."""
         self._log("drop", row.key)
         self._unindex(row.key)
+        listed = [secid for (secid,) in self._x(
+            "SELECT secid FROM article_securities WHERE key=? AND origin='list'", (row.key,))]
+        article.stocks = list(dict.fromkeys([*article.stocks, *listed]))
+        self._x("DELETE FROM article_securities WHERE key=?", (row.key,))
         self._x("DELETE FROM article_tags WHERE key=?", (row.key,))
         self._x("DELETE FROM articles WHERE key=?", (row.key,))
         changed = article.content_hash != row.content_hash
@@ -425,6 +454,69 @@ class Store(ABC):
                 (article.id, row.content_hash, row.last_changed, now),
             )
         return new
+
+    def _names(self) -> NameMatcher:
+        """The names learned so far, built once per store and again after it learns more."""
+        if self._matcher is None:
+            rows = self._x(
+                "SELECT n.name, n.secid FROM security_names n ORDER BY n.last_seen").fetchall()
+            self._matcher = NameMatcher((name, parse_secid(secid)) for name, secid in rows)
+        return self._matcher
+
+    def _write_mentions(self, rows: list[tuple[int, Article]]) -> None:
+        """The securities of newly written articles, in the same transaction."""
+        names = self._names()
+        mentions, securities, learned = [], {}, []
+        for key, article in rows:
+            found = article_mentions(article.title, article.html or article.body, article.stocks, names)
+            for position, mention in enumerate(found):
+                security = mention.security
+                mentions.append((key, security.secid, mention.origin, int(position == 0)))
+                securities[security.secid] = (security.secid, security.market, security.code, security.kind)
+                if mention.origin == "link" and mention.name:
+                    learned.append((security.secid, mention.name, _ts(article.published)))
+        self._xm("INSERT INTO article_securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", mentions)
+        self._xm("INSERT INTO securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                 list(securities.values()))
+        if learned:
+            self._xm(
+                "INSERT INTO security_names VALUES (?, ?, ?) ON CONFLICT (secid, name) DO UPDATE SET "
+                "last_seen = CASE WHEN excluded.last_seen > security_names.last_seen "
+                "THEN excluded.last_seen ELSE security_names.last_seen END", learned)
+            self._matcher = None
+
+    def stocks_of(self, keys: list[int]) -> dict[int, list[dict]]:
+        """The securities of each article (by key), the first named first: secid, code,
+        market, its newest name, kind."""
+        found: dict[int, list[dict]] = {key: [] for key in keys}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, secid, market, code, kind, name in self._x(
+                f"SELECT m.key, s.secid, s.market, s.code, s.kind, {_NEWEST_NAME} "
+                f"FROM article_securities m JOIN securities s ON s.secid = m.secid "
+                f"WHERE m.key IN ({marks}) ORDER BY m.key, m.is_first DESC, s.secid", chunk,
+            ):
+                found[key].append({"secid": secid, "code": code, "market": market,
+                                   "name": name or "", "kind": kind})
+        return found
+
+    def securities(self, query: str = "", limit: int = 100) -> list[dict]:
+        """Securities with news, most mentioned first; ``query`` matches a code, a secid or
+        any name it was seen under."""
+        where, params = "", ()
+        if query:
+            like = f"%{query}%"
+            where = ("WHERE s.secid = ? OR s.code = ? OR s.secid IN "
+                     "(SELECT secid FROM security_names WHERE name LIKE ?)")
+            params = (query, query, like)
+        rows = self._x(
+            f"SELECT s.secid, s.market, s.code, s.kind, {_NEWEST_NAME}, "
+            "(SELECT COUNT(*) FROM article_securities m WHERE m.secid = s.secid) AS n "
+            f"FROM securities s {where} ORDER BY n DESC, s.secid LIMIT ?", (*params, limit),
+        )
+        return [{"secid": secid, "market": market, "code": code, "kind": kind, "name": name or "",
+                 "articles": n} for secid, market, code, kind, name, n in rows]
 
     # -- reading ---------------------------------------------------------------------------
 

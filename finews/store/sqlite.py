@@ -18,6 +18,7 @@ from finews.store.sql import (
     _FULL_A,
     _SUMMARY_A,
     CHECKPOINT_MIGRATION,
+    STOCKS_MIGRATION,
     Store,
     _confirmed,
     _html_column,
@@ -150,6 +151,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     INSERT INTO search_chars (search_chars, rank) VALUES ('hashsize', {INDEX_BUFFER_BYTES});
     """,
     CHECKPOINT_MIGRATION,
+    STOCKS_MIGRATION,
 ]
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"

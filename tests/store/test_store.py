@@ -191,10 +191,12 @@ def test_an_archive_of_the_previous_version_is_upgraded_and_reindexed(tmp_path):
         s.db.execute("DROP TABLE search_chars")
         for column in ("checkpoint_time", "checkpoint_id", "gap"):
             s.db.execute(f"ALTER TABLE source_health DROP COLUMN {column}")
+        for table in ("securities", "security_names", "article_securities"):
+            s.db.execute(f"DROP TABLE {table}")
         s.db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
         s.db.execute("UPDATE meta SET value='2' WHERE key='search_version'")
     with open_store(str(path)) as s:
-        assert s.schema_version == 9
+        assert s.schema_version == 10
         assert s.db.execute("PRAGMA page_size").fetchone()[0] == 4096
         assert [h.article.id for h in s.search(Query.parse("芯片新闻"))] == [make_article(1).id]
         assert [h.article.id for h in s.search(Query.parse("档"))] == [make_article(1).id]
@@ -259,3 +261,41 @@ def test_processes_opening_a_new_archive_at_once_all_succeed(tmp_path):
             path = str(tmp_path / f"new-{attempt}.db")
             results = pool.starmap(_open_at_once, [(path, barrier)] * 4)
             assert results == ["0"] * 4, results
+
+
+def test_articles_keep_the_securities_they_mention(store):
+    flash = make_article(1, code="2025031000000000000001", stocks=["0.301987", "90.BK1033"],
+                         body="<p>储能板块午后拉升。</p>")
+    linked = make_article(2, body='<p><span data-secid="1.600519">贵州茅台</span>发布公告；'
+                                  "五粮液(000858)跟涨。</p>")
+    store.upsert([flash, linked])
+    by_key = {a.id: a.key for a in store.summaries(limit=10)}
+    stocks = store.stocks_of([by_key[flash.id], by_key[linked.id]])
+    assert [s["secid"] for s in stocks[by_key[flash.id]]] == ["0.301987", "90.BK1033"]
+    assert [(s["secid"], s["name"], s["kind"]) for s in stocks[by_key[linked.id]]] == [
+        ("1.600519", "贵州茅台", "a-share"), ("0.000858", "", "a-share")]
+    later = make_article(3, body="<p>贵州茅台今日召开股东大会。</p>")
+    store.upsert([later])
+    assert [s["secid"] for s in store.stocks_of([store.get(later.id).key])[store.get(later.id).key]] == [
+        "1.600519"]
+    assert [s["secid"] for s in store.securities("茅台")] == ["1.600519"]
+    assert store.securities("600519")[0]["articles"] == 2
+
+
+def test_the_newest_name_of_a_security_wins_and_every_name_is_kept(store):
+    old = make_article(1, body='<p><span data-secid="1.601012">隆基股份</span>公告。</p>')
+    new = make_article(9, body='<p><span data-secid="1.601012">隆基绿能</span>公告。</p>')
+    store.upsert([new, old])
+    assert store.securities("601012")[0]["name"] == "隆基绿能"
+    assert store.securities("隆基股份")[0]["secid"] == "1.601012"
+
+
+def test_an_outlet_copy_taking_over_keeps_the_listed_securities(store):
+    rolling = make_article(1, code="202503100000000001", category="emnews", outlet="东财滚动",
+                           stocks=["1.600519"])
+    outlet = make_article(1, code="NW202503100000000001")
+    store.upsert([rolling])
+    store.upsert([outlet])
+    stored = store.get(outlet.id)
+    assert stored.category != "emnews"
+    assert [s["secid"] for s in store.stocks_of([stored.key])[stored.key]] == ["1.600519"]
