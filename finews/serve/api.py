@@ -22,7 +22,8 @@ from finews.serve.static import send_response
 
 POSITION_TTL = 0.25
 
-ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor"}
+ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock"}
+STOCK_PARAMS = {"q", "limit"}
 SEARCH_PARAMS = ARTICLE_PARAMS | {"order"}
 
 
@@ -45,6 +46,7 @@ def _filters(request: Request, allowed: set[str], default_limit: int) -> Filters
         since=params.get("since") or None, until=params.get("until") or None,
         q=params.get("q") or None, limit=int(raw_limit),
         cursor=params.get("cursor") or None, ranked=order == "relevance",
+        stock=params.get("stock") or None,
     )
 
 
@@ -137,6 +139,13 @@ class Api:
         if data is None:
             return _error(404, "article_id", f"no article {article_id!r}")
         return JSONResponse(data)
+
+    async def stocks(self, request: Request) -> Response:
+        try:
+            f = _filters(request, STOCK_PARAMS, 100)
+        except BadRequest as exc:
+            return _error(400, exc.field, exc.message)
+        return self._cached(request, lambda a: a.stocks(f.q or "", f.limit))
 
     async def sources(self, request: Request) -> Response:
         """Not cached: health changes on every fetch, without a change to the articles."""

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from finews.serve.queries import MAX_LIMIT
 
+_STOCK = {"type": "object", "required": ["secid", "code", "market", "name", "kind"], "properties": {
+    "secid": {"type": "string", "description": "<market>.<code>, e.g. 1.600519"},
+    "code": {"type": "string"}, "market": {"type": "integer"}, "name": {"type": "string"},
+    "kind": {"type": "string", "enum": ["a-share", "hk", "us", "board", "index"]},
+}}
+
 
 def _article_schema(extra: dict | None = None) -> dict:
     props = {
@@ -18,6 +24,8 @@ def _article_schema(extra: dict | None = None) -> dict:
         "url": {"type": "string", "description": "The original article"},
         "page": {"type": "string", "description": "The article's page on this site"},
         "source": {"type": "string"},
+        "stocks": {"type": "array", "items": _STOCK,
+                   "description": "The securities it mentions, the first named first"},
         **(extra or {}),
     }
     return {"type": "object", "properties": props, "required": list(props)}
@@ -41,6 +49,8 @@ def openapi_schema() -> dict:
          "description": "YYYY-MM-DD (end of that day) or an ISO 8601 time, exclusive"},
         {"name": "cursor", "in": "query", "schema": {"type": "string"},
          "description": "next_cursor of the previous page"},
+        {"name": "stock", "in": "query", "schema": {"type": "string"},
+         "description": "A security: its secid (1.600519), its code (600519) or a name it had"},
     ]
     error = {"description": "Bad parameter", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"},
@@ -88,6 +98,15 @@ def openapi_schema() -> dict:
                                 "schema": {"type": "string", "enum": ["newest", "relevance"]}},
                                _limit(20)],
                 "responses": {"200": page(hit), "400": error},
+            }},
+            "/api/stocks": {"get": {
+                "summary": "Securities with news, most mentioned first",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
+                                "description": "A code, a secid or part of a name"}, _limit(100)],
+                "responses": {"200": {"description": "Securities", "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"stocks": {"type": "array", "items": {
+                        **_STOCK, "properties": {**_STOCK["properties"], "articles": {"type": "integer"}}}}},
+                        "required": ["stocks"]}}}}, "400": error},
             }},
             "/api/sources": {"get": {
                 "summary": "The configured sources and their health",

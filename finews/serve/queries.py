@@ -35,6 +35,7 @@ class Filters:
     limit: int = 50
     cursor: str | None = None
     ranked: bool = False
+    stock: str | None = None
 
 
 def parse_time(value: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
@@ -48,6 +49,17 @@ def parse_time(value: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
     except ValueError:
         raise BadRequest(field, f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _secid(store: Store, stock: str) -> str:
+    """A security given by its secid (1.600519), its code (600519) or a name it had."""
+    found = store.securities(stock, limit=2)
+    exact = [s for s in found if stock in (s["secid"], s["code"]) or s["name"] == stock]
+    if len(exact) == 1 or len(found) == 1:
+        return (exact or found)[0]["secid"]
+    if not found:
+        raise BadRequest("stock", f"no security {stock!r} in the archive")
+    raise BadRequest("stock", f"{stock!r} names several securities; give its secid, e.g. 1.600519")
 
 
 def _category(store: Store, outlet: str) -> str:
@@ -92,12 +104,14 @@ class Archive:
             return self.search(f)
         category = _category(self.store, f.outlet) if f.outlet else None
         rows = self.store.summaries(
-            category=category, tag=f.tag or None, keys=self._keys(f), limit=f.limit + 1
+            category=category, tag=f.tag or None, keys=self._keys(f), limit=f.limit + 1,
+            stock=_secid(self.store, f.stock) if f.stock else None,
         )
         more = len(rows) > f.limit
         rows = rows[: f.limit]
+        stocks = self.store.stocks_of([a.key for a in rows])
         return {
-            "articles": [self.summary(a) for a in rows],
+            "articles": [self.summary(a, stocks[a.key]) for a in rows],
             "next_cursor": str(rows[-1].key) if more else None,
         }
 
@@ -113,12 +127,14 @@ class Archive:
         hits = self.store.search(
             query, category=category, tag=f.tag or None, keys=self._keys(f),
             limit=f.limit + 1, ranked=f.ranked,
+            stock=_secid(self.store, f.stock) if f.stock else None,
         )
         more = len(hits) > f.limit and not f.ranked
         hits = hits[: f.limit]
+        stocks = self.store.stocks_of([h.article.key for h in hits])
         return {
             "query": list(query.terms),
-            "articles": [self.hit(h) for h in hits],
+            "articles": [self.hit(h, stocks[h.article.key]) for h in hits],
             "next_cursor": str(hits[-1].article.key) if more else None,
         }
 
@@ -126,7 +142,7 @@ class Archive:
         article = self.store.get(article_id)
         if article is None:
             return None
-        data = self.summary(article)
+        data = self.summary(article, self.store.stocks_of([article.key])[article.key])
         data["html"] = article.html
         data["aliases"] = [
             article_path(category, article.published, code, self.settings.tz)
@@ -134,7 +150,7 @@ class Archive:
         ]
         return data
 
-    def summary(self, a: Article) -> dict:
+    def summary(self, a: Article, stocks: list[dict]) -> dict:
         return {
             "id": a.id,
             "code": a.code,
@@ -147,13 +163,19 @@ class Archive:
             "url": a.url,
             "page": article_path(a.category, a.published, a.code, self.settings.tz),
             "source": a.source,
+            "stocks": stocks,
         }
 
-    def hit(self, h: SearchHit) -> dict:
-        data = self.summary(h.article)
+    def hit(self, h: SearchHit, stocks: list[dict]) -> dict:
+        data = self.summary(h.article, stocks)
         data["snippet"] = h.snippet
         data["score"] = round(h.score, 6)
         return data
+
+    def stocks(self, q: str = "", limit: int = 100) -> dict:
+        """Securities with news, most mentioned first; ``q`` finds one by code or name."""
+        self._check_limit(limit)
+        return {"stocks": self.store.securities(q, limit=limit)}
 
     def sources(self) -> list[dict]:
         health = {h.name: h for h in self.store.source_health()}

@@ -219,8 +219,9 @@ class PostgresStore(Store):
         limit: int | None = 20,
         ranked: bool = False,
         snippets: bool = True,
+        stock: str | None = None,
     ) -> list[SearchHit]:
-        filters, filter_params = search_filters(category, tag, keys)
+        filters, filter_params = search_filters(category, tag, keys, stock=stock)
         clauses = ["t.text LIKE ALL(?)", *filters]
         params = [[_like(term) for term in query.terms], *filter_params]
         order = "a.key DESC"

@@ -83,7 +83,8 @@ def _confirmed(row: tuple, query: Query, score: float = 0.0, with_snippet: bool 
 
 
 def search_filters(
-    category: str | None, tag: str | None, keys: tuple[int, int] | None, key: str = "a.key"
+    category: str | None, tag: str | None, keys: tuple[int, int] | None, key: str = "a.key",
+    stock: str | None = None,
 ) -> tuple[list[str], list]:
     """Conditions that narrow a search, over the articles aliased ``a``; ``key`` names the
     column to bound by key (SQLite bounds its index's rowid, which FTS5 seeks to)."""
@@ -98,6 +99,9 @@ def search_filters(
     if keys is not None:
         clauses.append(f"{key} BETWEEN ? AND ?")
         params += list(keys)
+    if stock is not None:
+        clauses.append("a.key IN (SELECT key FROM article_securities WHERE secid = ?)")
+        params.append(stock)
     return clauses, params
 
 
@@ -242,6 +246,7 @@ class Store(ABC):
         limit: int | None = 20,
         ranked: bool = False,
         snippets: bool = True,
+        stock: str | None = None,
     ) -> list[SearchHit]:
         """Articles that contain every term of the query, newest first (or ranked by
         relevance and recency); ``limit=None`` returns every match. Without snippets,
@@ -665,9 +670,10 @@ class Store(ABC):
         limit: int | None = None,
         offset: int = 0,
         with_body: bool = False,
+        stock: str | None = None,
     ) -> list[Article]:
-        """Articles filtered by category, tag and key range, in key order."""
-        where, params = self._filters(category, tag, keys)
+        """Articles filtered by category, tag, key range and security, in key order."""
+        where, params = self._filters(category, tag, keys, stock)
         order = "DESC" if newest_first else "ASC"
         cols = _FULL if with_body else _SUMMARY
         return self._articles(
@@ -708,7 +714,8 @@ class Store(ABC):
 
     @staticmethod
     def _filters(
-        category: str | None, tag: str | None, keys: tuple[int, int] | None
+        category: str | None, tag: str | None, keys: tuple[int, int] | None,
+        stock: str | None = None,
     ) -> tuple[str, tuple]:
         clauses: list[str] = []
         params: list = []
@@ -721,6 +728,9 @@ class Store(ABC):
         if keys is not None:
             clauses.append("key BETWEEN ? AND ?")
             params += list(keys)
+        if stock is not None:
+            clauses.append("key IN (SELECT key FROM article_securities WHERE secid = ?)")
+            params.append(stock)
         source = "article_tags JOIN articles USING (key)" if tag is not None else "articles"
         return f"{source} " + ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 

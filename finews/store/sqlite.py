@@ -204,10 +204,10 @@ def _body_match(query: Query) -> tuple[str, str, tuple[str, ...]]:
 
 
 def _search_filters(
-    category: str | None, tag: str | None, keys: tuple[int, int] | None
+    category: str | None, tag: str | None, keys: tuple[int, int] | None, stock: str | None = None,
 ) -> tuple[str, tuple]:
     """Further conditions on the articles a (and the index row s), each led by AND."""
-    clauses, params = search_filters(category, tag, keys, key="s.rowid")
+    clauses, params = search_filters(category, tag, keys, key="s.rowid", stock=stock)
     return "".join(f" AND {clause}" for clause in clauses), tuple(params)
 
 
@@ -371,8 +371,9 @@ class SQLiteStore(Store):
         limit: int | None = 20,
         ranked: bool = False,
         snippets: bool = True,
+        stock: str | None = None,
     ) -> list[SearchHit]:
-        filters, params = _search_filters(category, tag, keys)
+        filters, params = _search_filters(category, tag, keys, stock)
         if ranked:
             return self._ranked(query, filters, params, limit)
         source, match, match_params = _body_match(query)
