@@ -492,10 +492,11 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
 @click.option("--until", metavar="DATE", help="Up to and including this day, or before this time.")
 @click.option("--limit", default=20, show_default=True, help="At most this many (1-500).")
 @click.option("--ranked", is_flag=True, help="Best matches first (headline hits, then recency).")
+@click.option("--stock", help="Only articles about this security: 1.600519, 600519 or a name.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, since: str | None,
-           until: str | None, limit: int, ranked: bool, as_json: bool) -> None:
+           until: str | None, limit: int, ranked: bool, stock: str | None, as_json: bool) -> None:
     """Find the articles that contain QUERY, newest first.
 
     Any Chinese text of any length matches exactly where it occurs (芯片, 降息, 央); words
@@ -508,7 +509,7 @@ def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, 
 
     settings = _settings(ctx)
     filters = Filters(outlet=outlet, tag=tag, since=since, until=until, q=query, limit=limit,
-                      ranked=ranked)
+                      ranked=ranked, stock=stock)
     with _open(ctx) as store:
         try:
             result = Archive(store, settings).search(filters)
@@ -541,6 +542,38 @@ def _print_hits(hits: list[dict]) -> None:
         console.print(f"[bold]{escape(hit['title'])}[/]  [dim]{when} · {escape(hit['outlet'])}[/]")
         console.print("  " + marked(hit["snippet"]))
         console.print(f"  [dim]{hit['page']}[/]")
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--limit", default=30, show_default=True, help="At most this many (1-500).")
+@click.option("--reextract", is_flag=True,
+              help="Find the securities of every stored article again (an archive of an older "
+                   "finews); reads the stored text, no network.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def stocks(ctx: click.Context, query: str, limit: int, reextract: bool, as_json: bool) -> None:
+    """List the securities the archive's news mentions, most mentioned first; QUERY finds
+    one by code, secid or any name it had.
+
+    Example: finews stocks 茅台
+    """
+    from finews.serve.queries import Archive
+
+    settings = _settings(ctx)
+    with _open(ctx) as store:
+        if reextract:
+            with _progress("Finding stocks", store.count() * 2) as progress:
+                count = store.reextract_stocks(lambda n: progress.advance(progress.task_ids[0], n))
+            click.echo(f"Read {count} articles again; {len(store.securities(limit=10**9))} securities.")
+        result = Archive(store, settings).stocks(query, limit)["stocks"]
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    _print_table("Securities", ["secid", "name", "kind", "articles"],
+                 [[s["secid"], s["name"], s["kind"], str(s["articles"])] for s in result])
+    if not result:
+        sys.exit(4)
 
 
 @cli.command()

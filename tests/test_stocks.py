@@ -124,3 +124,31 @@ def test_the_api_gives_every_article_its_stocks_and_filters_by_stock(tmp_path):
         assert [(s["secid"], s["articles"]) for s in stocks] == [("1.600519", 2)]
     finally:
         server.stop()
+
+
+def test_stocks_and_search_by_stock_from_the_command_line(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    with open_store(str(tmp_path / "finews.db")) as store:
+        linked = '<p><span data-secid="1.600519">贵州茅台</span>公告。</p>'
+        store.upsert([make_article(1, title="茅台年报", body="<p>贵州茅台今日发布年报。</p>"),
+                      make_article(2, title="茅台公告", body=linked)])
+        assert store.securities() == [{"secid": "1.600519", "market": 1, "code": "600519",
+                                      "kind": "a-share", "name": "贵州茅台", "articles": 1}]
+
+    def finews(*args):
+        return subprocess.run([sys.executable, "-m", "finews", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    result = finews("stocks", "--reextract", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Read 2 articles again; 1 securities." in result.stdout
+    assert json.loads(result.stdout[result.stdout.index("["):])[0]["articles"] == 2
+    hits = json.loads(finews("search", "茅台", "--stock", "600519", "--json").stdout)["articles"]
+    assert len(hits) == 2
+    assert finews("stocks", "不存在").returncode == 4

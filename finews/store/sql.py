@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -483,12 +483,56 @@ class Store(ABC):
         self._xm("INSERT INTO article_securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", mentions)
         self._xm("INSERT INTO securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  list(securities.values()))
-        if learned:
-            self._xm(
-                "INSERT INTO security_names VALUES (?, ?, ?) ON CONFLICT (secid, name) DO UPDATE SET "
-                "last_seen = CASE WHEN excluded.last_seen > security_names.last_seen "
-                "THEN excluded.last_seen ELSE security_names.last_seen END", learned)
-            self._matcher = None
+        self._remember_names(learned)
+
+    def reextract_stocks(self, on_batch: Callable[[int], None] = lambda n: None) -> int:
+        """Find the securities of every stored article again, from its stored text and
+        without the network (an archive of an older finews, or new rules): the names of
+        every stock link are learned first, then every article is read with all of them.
+        Each batch is one transaction; the securities a source listed are kept."""
+        for learning in (True, False):
+            batch: list[Article] = []
+            for article in self.iter_articles(batch=1000):
+                batch.append(article)
+                if len(batch) == 1000:
+                    self._reextract(batch, learning)
+                    on_batch(len(batch))
+                    batch = []
+            if batch:
+                self._reextract(batch, learning)
+                on_batch(len(batch))
+        return self.count()
+
+    def _reextract(self, batch: list[Article], learning: bool) -> None:
+        with self.transaction():
+            if learning:
+                self._learn_names(batch)
+                return
+            keys = [a.key for a in batch]
+            marks = ",".join("?" * len(keys))
+            listed: dict[int, list[str]] = {}
+            for key, secid in self._x(f"SELECT key, secid FROM article_securities WHERE key IN ({marks}) "
+                                      "AND origin = 'list' ORDER BY is_first DESC", keys):
+                listed.setdefault(key, []).append(secid)
+            self._x(f"DELETE FROM article_securities WHERE key IN ({marks})", keys)
+            for article in batch:
+                article.stocks = listed.get(article.key, [])
+            self._write_mentions([(a.key, a) for a in batch])
+
+    def _learn_names(self, batch: list[Article]) -> None:
+        learned = [(m.security.secid, m.name, _ts(a.published)) for a in batch
+                   for m in article_mentions("", a.html) if m.origin == "link" and m.name]
+        self._remember_names(learned)
+
+    def _remember_names(self, learned: list[tuple[str, str, int]]) -> None:
+        """(secid, name, when seen): every name is kept with the last time it was seen."""
+        if not learned:
+            return
+        self._xm(
+            "INSERT INTO security_names VALUES (?, ?, ?) ON CONFLICT (secid, name) DO UPDATE SET "
+            "last_seen = CASE WHEN excluded.last_seen > security_names.last_seen "
+            "THEN excluded.last_seen ELSE security_names.last_seen END", learned)
+        self._matcher = None
 
     def stocks_of(self, keys: list[int]) -> dict[int, list[dict]]:
         """The securities of each article (by key), the first named first: secid, code,
