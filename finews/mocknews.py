@@ -44,6 +44,13 @@ WORDS = (
 ).split()
 
 
+COMPANIES = [
+    ("华夏储能", "0.301987"), ("东海精工", "1.603218"), ("南岭半导体", "1.688516"),
+    ("北辰新材", "0.002817"), ("西江银行", "1.601577"), ("中原汽车", "0.000625"),
+    ("天衡医药", "0.300436"), ("远山光伏", "1.605117"), ("星河电子", "0.002475"),
+    ("瑞丰控股", "116.01968"),
+]
+"""Invented companies with valid code shapes: with ``stocks``, articles mention them."""
 ROLLING_OUTLET = "东财滚动"
 OUTLET_LISTS = ("outlet", "rss")
 """Lists that name an article's outlet, besides the columns; the flash and rolling lists
@@ -60,6 +67,13 @@ class MockArticle:
     column: int
     paragraphs: list[str]
     lists: frozenset[str] = field(default_factory=frozenset)
+    stocks: list[tuple[str, str]] = field(default_factory=list)
+    """(name, secid) of the companies it mentions: the first by a stock link on its page,
+    in the flash list's stockList and as 名称(code) in text; the second as 名称（code.SH）."""
+
+    @property
+    def secids(self) -> set[str]:
+        return {secid for _, secid in self.stocks}
 
     @property
     def names_outlet(self) -> bool:
@@ -71,8 +85,9 @@ class MockNews:
     """The generated world: articles per column, newest last."""
 
     def __init__(self, columns: int = 1, seed: int = 7, start: datetime | None = None,
-                 *, overlap: bool = False):
+                 *, overlap: bool = False, stocks: bool = False):
         self.rng = random.Random(seed)
+        self.stocks = stocks
         self.columns = columns
         self.overlap = overlap
         self.articles: list[MockArticle] = []
@@ -132,8 +147,20 @@ class MockNews:
                     ],
                 )
                 article.lists = self._lists(article.column)
+                if self.stocks:
+                    self._mention_companies(article)
                 self.articles.append(article)
                 self.by_code[code] = article
+
+    def _mention_companies(self, article: MockArticle) -> None:
+        article.stocks = self.rng.sample(COMPANIES, self.rng.choice((0, 1, 1, 2)))
+        for number, (name, secid) in enumerate(article.stocks):
+            market, code = secid.split(".")
+            if number:
+                suffix = {"1": ".SH", "0": ".SZ", "116": ".HK"}[market]
+                article.paragraphs[0] += f"{name}（{code}{suffix}）发布公告。"
+            else:
+                article.paragraphs[0] += f"{name}({code})发布公告。"
 
     def column(self, column: int | None) -> list[MockArticle]:
         return self.listed("flash" if column is None else f"column-{column}")
@@ -161,7 +188,7 @@ class MockNews:
         items = [{
             "code": a.code, "title": a.title, "summary": f"【{a.title}】{a.paragraphs[0]}",
             "showTime": f"{a.published:%Y-%m-%d %H:%M:%S}", "realSort": _sort(a),
-            "titleColor": 0, "stockList": [], "image": [],
+            "titleColor": 0, "stockList": [secid for _, secid in a.stocks[:1]], "image": [],
         } for a in page]
         return _dump({"req_trace": query["req_trace"], "code": "1", "message": "success",
                       "data": {"fastNewsList": items, "sortEnd": _sort(page[-1]) if page else "",
@@ -228,6 +255,12 @@ class MockNews:
         self.bodies[code] += 1
         title = html.escape(article.title)
         body = "".join(f"<p>　　{html.escape(p)}</p>" for p in article.paragraphs)
+        for name, secid in article.stocks[:1]:
+            market, code = secid.split(".")
+            link = (f'<span id="stock_{secid}"><a href="https://quote.eastmoney.com/unify/r/{secid}" '
+                    f'data-code="{market},{code}">{name}</a></span>(<span class="web-stock-hq" '
+                    f'data-code="{secid}">{code}</span>)')
+            body = body.replace(f"{name}({code})", link, 1)
         return (
             f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}_东方财富网</title>"
             f"</head><body><div class=\"detail_top\"><div class=\"title\">{title}</div>"

@@ -23,7 +23,6 @@ apart from companies: the same six digits ``000001`` are 平安银行 in Shenzhe
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,17 +37,18 @@ _SUFFIX_MARKET = {"SH": SHANGHAI, "SS": SHANGHAI, "SZ": SHENZHEN, "BJ": SHENZHEN
 _US_SUFFIX = {"O": NASDAQ, "OQ": NASDAQ, "N": NYSE, "US": NASDAQ}
 _INDEX_NAME = re.compile(r"指数?$|综指$|成指$|50$|300$|500$|1000$")
 _MIN_NAME = 3
-_NAME = r"(?P<name>[\u4e00-\u9fff*＊A-Za-z0-9-]{0,12}[\u4e00-\u9fffA-Za-z0-9])"
-_CODE_IN_BRACKETS = re.compile(
-    _NAME + r"\s?[(（](?P<code>\d{6}|\d{4,5}|[A-Z]{1,5})(?:\.(?P<suffix>[A-Za-z]{1,2}))?[)）]"
-    r"(?![万亿元%])"
+_BRACKETED = re.compile(
+    r"[(（](?P<code>\d{6}|\d{4,5}|[A-Z]{1,5})(?:\.(?P<suffix>[A-Za-z]{1,2}))?[)）](?![万亿元%])"
 )
+_NAME_BEFORE = re.compile(r"[\u4e00-\u9fff*＊A-Za-z0-9-]{0,12}[\u4e00-\u9fffA-Za-z0-9]\s?$")
+"""The name before a bracketed code: found by looking back from each bracket, which is
+twenty times cheaper than starting a name match at every character of the text."""
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_PREFIXED = re.compile(r"(?<![A-Za-z0-9])(?P<ex>SH|SZ|BJ|sh|sz|bj)(?P<code>\d{6})(?!\d)")
-_SUFFIXED = re.compile(
-    r"(?<![A-Za-z0-9.])(?P<code>\d{6}|\d{4,5}|[A-Z]{1,5})\.(?P<suffix>SH|SZ|BJ|SS|HK|O|OQ|N|US)(?![A-Za-z0-9])"
-)
-_BOARD = re.compile(r"(?<![A-Za-z0-9])BK(?P<code>\d{4})(?!\d)")
+_PREFIXED = re.compile(r"(?P<ex>SH|SZ|BJ|sh|sz|bj)(?P<code>\d{6})(?!\d)")
+_SUFFIXED = re.compile(r"(?P<code>\d{4,6}|[A-Z]{1,5})\.(?P<suffix>SH|SZ|BJ|SS|HK|O|OQ|N|US)(?![A-Za-z0-9])")
+_BOARD = re.compile(r"BK(?P<code>\d{4})(?!\d)")
+_WIDE = re.compile("[\uff08\uff09\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+"""The full-width characters a code can be written with: digits, letters, brackets, dot."""
 _SECID_SPAN = re.compile(r'<span data-secid="(?P<secid>\d{1,3}\.[A-Za-z0-9]{1,10})">(?P<name>[^<]*)<')
 _TAG = re.compile(r"<[^>]*>")
 _NOT_NAMES = re.compile(r"(邮编|电话|代码|编号|文号|批文|证书|热线|传真|账号|单号|年份|股票)$")
@@ -150,26 +150,47 @@ def _trim_name(name: str) -> str:
     return re.split(r"[的了在和与及对从向于为将把被由称据是等、，。：；]", name)[-1]
 
 
+def _starts_word(text: str, start: int, also: str = "") -> bool:
+    """Patterns begin with a character class, so the regex engine skips ahead to where
+    they can match; whether the match starts a word is checked here."""
+    return start == 0 or (not (text[start - 1].isascii() and text[start - 1].isalnum()) and \
+        text[start - 1] not in also)
+
+
+def narrow(text: str) -> str:
+    """Full-width digits, letters, brackets and dots as ASCII (１２３ -> 123): only where
+    they occur, since normalising whole bodies (NFKC) cost half the extraction."""
+    return _WIDE.sub(lambda m: chr(ord(m.group()) - 0xFEE0), text)
+
+
 def text_mentions(text: str) -> list[Mention]:
-    """Mentions in plain text, in the order they occur."""
-    text = unicodedata.normalize("NFKC", text)
+    """Mentions in plain text (``narrow``-ed), in the order they occur."""
     found: list[tuple[int, Mention]] = []
-    for match in _CODE_IN_BRACKETS.finditer(text):
-        name = _trim_name(match.group("name"))
+    for match in _BRACKETED.finditer(text):
+        before = _NAME_BEFORE.search(text, max(0, match.start() - 14), match.start())
+        if before is None:
+            continue
+        name = _trim_name(before.group().rstrip())
         security = _bracketed(match.group("code"), match.group("suffix"), name)
         if security:
             found.append((match.start("code"), Mention(security, name, "text")))
     for match in _PREFIXED.finditer(text):
+        if not _starts_word(text, match.start()):
+            continue
         security = _with_suffix(match.group("code"), match.group("ex"))
         if security:
             found.append((match.start(), Mention(security, "", "text")))
     for match in _SUFFIXED.finditer(text):
+        if not _starts_word(text, match.start(), "."):
+            continue
         if text[max(0, match.start() - 1)] in "(（":
             continue  # already read as a bracketed code
         security = _with_suffix(match.group("code"), match.group("suffix"))
         if security:
             found.append((match.start(), Mention(security, "", "text")))
     for match in _BOARD.finditer(text):
+        if not _starts_word(text, match.start()):
+            continue
         found.append((match.start(), Mention(Security(BOARD, f"BK{match.group('code')}"), "", "text")))
     return [mention for _, mention in sorted(found, key=lambda pair: pair[0])]
 
@@ -206,7 +227,7 @@ def article_mentions(
         security = parse_secid(match.group("secid"))
         if security:
             mentions.append(Mention(security, match.group("name").strip(), "link"))
-    text = unicodedata.normalize("NFKC", title + "\n" + _TAG.sub(" ", html))
+    text = narrow(title + "\n" + _TAG.sub(" ", html))
     mentions += text_mentions(text)
     if names is not None:
         mentions += names.mentions(text)
