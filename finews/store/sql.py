@@ -534,9 +534,9 @@ class Store(ABC):
             "THEN excluded.last_seen ELSE security_names.last_seen END", learned)
         self._matcher = None
 
-    def stocks_of(self, keys: list[int]) -> dict[int, list[dict]]:
+    def stocks_of(self, keys: list[int], *, origin: str | None = None) -> dict[int, list[dict]]:
         """The securities of each article (by key), the first named first: secid, code,
-        market, its newest name, kind."""
+        market, its newest name, kind; with ``origin``, only those found that way."""
         found: dict[int, list[dict]] = {key: [] for key in keys}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
@@ -544,7 +544,8 @@ class Store(ABC):
             for key, secid, market, code, kind, name in self._x(
                 f"SELECT m.key, s.secid, s.market, s.code, s.kind, {_NEWEST_NAME} "
                 f"FROM article_securities m JOIN securities s ON s.secid = m.secid "
-                f"WHERE m.key IN ({marks}) ORDER BY m.key, m.is_first DESC, s.secid", chunk,
+                f"WHERE m.key IN ({marks}){' AND m.origin = ?' if origin else ''} "
+                "ORDER BY m.key, m.is_first DESC, s.secid", (*chunk, *([origin] if origin else [])),
             ):
                 found[key].append({"secid": secid, "code": code, "market": market,
                                    "name": name or "", "kind": kind})

@@ -247,6 +247,7 @@ def parse_post(text: str, name: str, style: JekyllStyle, mtime: float | None = N
     return Article(
         code=code, title=title, published=published, outlet=outlet, category=category,
         tags=tags, body=body, digest=digest, url=url or "", source="jekyll", aliases=aliases,
+        stocks=_as_list(data.get("stocks")),
     )
 
 
@@ -332,6 +333,8 @@ def format_post(article: Article, style: JekyllStyle) -> str:
     rolling = article.category in style.rolling_categories
     if article.digest and not rolling:
         lines.append(f"digest: {yaml_quote(article.digest)}")
+    if article.stocks:
+        lines.append(f"stocks: [{', '.join(yaml_quote(secid) for secid in article.stocks)}]")
     if article.aliases:
         lines.append("redirect_from:")
         for category, code in article.aliases:
@@ -431,6 +434,27 @@ def import_posts(
     return report
 
 
+def _with_stocks(store: Store, articles: Iterator[Article], batch: int = 1000) -> Iterator[Article]:
+    """Articles with ``stocks`` set to the securities their source listed, read a batch at
+    a time: those a post's text cannot give back. Links and codes in the text travel in
+    the body and are found again on import, and a post of the original site exports byte
+    for byte."""
+    chunk: list[Article] = []
+    for article in articles:
+        chunk.append(article)
+        if len(chunk) == batch:
+            yield from _stocks_set(store, chunk)
+            chunk = []
+    yield from _stocks_set(store, chunk)
+
+
+def _stocks_set(store: Store, chunk: list[Article]) -> list[Article]:
+    found = store.stocks_of([a.key for a in chunk], origin="list") if chunk else {}
+    for article in chunk:
+        article.stocks = [s["secid"] for s in found[article.key]]
+    return chunk
+
+
 def export_posts(
     store: Store,
     out: Path,
@@ -441,7 +465,7 @@ def export_posts(
     """Write every article as a post file in ``out``; returns the number written."""
     out.mkdir(parents=True, exist_ok=True)
     written = 0
-    for article in store.iter_articles():
+    for article in _with_stocks(store, store.iter_articles()):
         path = out / post_file_name(article, style.tz)
         write_atomic(path, format_post(article, style).encode("utf-8", "surrogatepass"))
         written += 1

@@ -222,3 +222,25 @@ def test_a_final_newline_after_the_source_url_keeps_the_url():
     assert article.url == "http://finance.eastmoney.com/a/202112082206717618.html"
     assert (article.digest, article.body) == ("摘要", "<p>正文</p>")
     assert "<>" not in jekyll.format_post(article, style)
+
+
+def test_stocks_survive_an_export_and_an_import(tmp_path):
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    style = jekyll.JekyllStyle()
+    listed = make_article(1, body="<p>储能板块午后拉升。</p>", stocks=["0.301987", "90.BK1033"])
+    body = '<p><span data-secid="1.600519">贵州茅台</span>公告，五粮液(000858)跟涨。</p>'
+    linked = make_article(2, body=body)
+    with open_store(str(tmp_path / "a.db")) as store:
+        store.upsert([listed, linked])
+        before = {a.id: [s["secid"] for s in store.stocks_of([a.key])[a.key]] for a in store.summaries()}
+        jekyll.export_posts(store, tmp_path / "posts", style)
+    text = (tmp_path / "posts" / jekyll.post_file_name(listed, style.tz)).read_text(encoding="utf-8")
+    assert 'stocks: ["0.301987", "90.BK1033"]' in text
+    assert "stocks:" not in (tmp_path / "posts" / jekyll.post_file_name(linked, style.tz)).read_text(
+        encoding="utf-8")
+    with open_store(str(tmp_path / "b.db")) as again:
+        jekyll.import_posts(again, [tmp_path / "posts"], style)
+        after = {a.id: [s["secid"] for s in again.stocks_of([a.key])[a.key]] for a in again.summaries()}
+    assert after == before
