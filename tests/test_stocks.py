@@ -91,9 +91,12 @@ def test_a_hostile_secid_is_not_kept_by_the_sanitiser():
 
 
 def test_the_api_gives_every_article_its_stocks_and_filters_by_stock(tmp_path):
+    from datetime import datetime
+
     import httpx
 
     from finews.config import Settings
+    from finews.model import BEIJING
     from finews.serve.app import BackgroundServer, create_app
     from finews.store import open_store
     from tests.conftest import make_article
@@ -104,6 +107,8 @@ def test_the_api_gives_every_article_its_stocks_and_filters_by_stock(tmp_path):
             make_article(2, body="<p>宁德时代(300750)发布新电池，贵州茅台跟涨。</p>"),
             make_article(3, body="<p>与股票无关的新闻。</p>", stocks=["90.BK1033"]),
         ])
+        today = datetime.now(BEIJING).replace(hour=0, minute=1, second=0, microsecond=0)
+        store.upsert([make_article(4, published=today, body="<p>贵州茅台今日公告。</p>")])
     settings = Settings(root=tmp_path)
     settings.archive.database_url = str(tmp_path / "a.db")
     server = BackgroundServer(create_app(settings, tmp_path / "site"), "127.0.0.1", 0)
@@ -112,16 +117,23 @@ def test_the_api_gives_every_article_its_stocks_and_filters_by_stock(tmp_path):
         get = httpx.Client(base_url=f"http://127.0.0.1:{server.port}").get
         latest = get("/api/articles").json()["articles"]
         assert [[s["secid"] for s in a["stocks"]] for a in latest] == [
-            ["90.BK1033"], ["0.300750", "1.600519"], ["1.600519"]]
-        assert latest[2]["stocks"][0] == {"secid": "1.600519", "code": "600519", "market": 1,
+            ["1.600519"], ["90.BK1033"], ["0.300750", "1.600519"], ["1.600519"]]
+        assert latest[3]["stocks"][0] == {"secid": "1.600519", "code": "600519", "market": 1,
                                           "name": "贵州茅台", "kind": "a-share"}
         for given in ("600519", "1.600519", "贵州茅台"):
             found = get("/api/articles", params={"stock": given}).json()["articles"]
-            assert len(found) == 2, given
+            assert len(found) == 3, given
         assert len(get("/api/search", params={"q": "新电池", "stock": "300750"}).json()["articles"]) == 1
         assert get("/api/articles", params={"stock": "999999"}).status_code == 400
         stocks = get("/api/stocks", params={"q": "茅台"}).json()["stocks"]
-        assert [(s["secid"], s["articles"]) for s in stocks] == [("1.600519", 2)]
+        assert [(s["secid"], s["articles"]) for s in stocks] == [("1.600519", 3)]
+        one = get("/api/stocks/600519").json()
+        assert (one["secid"], one["name"]) == ("1.600519", "贵州茅台")
+        assert [n["name"] for n in one["names"]] == ["贵州茅台"]
+        assert len(one["articles"]) == 3 and len(one["daily"]) == 90
+        assert one["daily"][-1] == {"date": today.date().isoformat(), "articles": 1}
+        assert sum(day["articles"] for day in one["daily"]) == 1
+        assert get("/api/stocks/1.999999").status_code == 404
     finally:
         server.stop()
 

@@ -147,6 +147,15 @@ class Api:
             return _error(400, exc.field, exc.message)
         return self._cached(request, lambda a: a.stocks(f.q or "", f.limit))
 
+    async def stock(self, request: Request) -> Response:
+        secid = request.path_params["secid"]
+        if not (0 < len(secid) <= 40) or "\x00" in secid:
+            return _error(404, "secid", f"no security {secid!r}")
+        data = self.archive().stock(secid)
+        if data is None:
+            return _error(404, "secid", f"no security {secid!r} in the archive")
+        return JSONResponse(data)
+
     async def sources(self, request: Request) -> Response:
         """Not cached: health changes on every fetch, without a change to the articles."""
         return JSONResponse(self.archive().sources())

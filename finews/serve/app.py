@@ -46,6 +46,7 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsA
         Route("/api/search", api.search),
         Route("/api/sources", api.sources),
         Route("/api/stocks", api.stocks),
+        Route("/api/stocks/{secid}", api.stock),
         Route("/api/openapi.json", api.openapi),
         Route("/api/{rest:path}", api.not_found),
         Mount("/", app=site),

@@ -108,6 +108,17 @@ def openapi_schema() -> dict:
                         **_STOCK, "properties": {**_STOCK["properties"], "articles": {"type": "integer"}}}}},
                         "required": ["stocks"]}}}}, "400": error},
             }},
+            "/api/stocks/{secid}": {"get": {
+                "summary": "One security: its names, latest articles and news per day (90 days)",
+                "parameters": [{"name": "secid", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "1.600519, 600519 or a name it had"}],
+                "responses": {
+                    "200": {"description": "The security", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["secid", "names", "articles", "daily"]}}}},
+                    "404": {"description": "No such security", "content": {"application/json": {
+                        "schema": error["content"]["application/json"]["schema"]}}},
+                },
+            }},
             "/api/sources": {"get": {
                 "summary": "The configured sources and their health",
                 "responses": {"200": {"description": "One entry per source", "content": {

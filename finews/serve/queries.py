@@ -177,6 +177,32 @@ class Archive:
         self._check_limit(limit)
         return {"stocks": self.store.securities(q, limit=limit)}
 
+    def stock(self, given: str, days: int = 90) -> dict | None:
+        """One security: its names, its latest articles and its news per day over the
+        last ``days`` days (Beijing days, oldest first, days without news included)."""
+        try:
+            secid = _secid(self.store, given)
+        except BadRequest:
+            return None
+        security = next(s for s in self.store.securities(secid, limit=10) if s["secid"] == secid)
+        latest = self.store.summaries(stock=secid, limit=20)
+        stocks = self.store.stocks_of([a.key for a in latest])
+        tz = self.settings.tz
+        today = datetime.now(tz).date()
+        first = today - timedelta(days=days - 1)
+        window = key_range(datetime.combine(first, time(), tz),
+                           datetime.combine(today + timedelta(days=1), time(), tz))
+        per_day = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
+        for article in self.store.summaries(stock=secid, keys=window):
+            per_day[article.published.astimezone(tz).date()] += 1
+        return {
+            **security,
+            "names": [{"name": name, "last_seen": _iso(seen, tz)}
+                      for name, seen in self.store.security_names(secid)],
+            "articles": [self.summary(a, stocks[a.key]) for a in latest],
+            "daily": [{"date": day.isoformat(), "articles": n} for day, n in per_day.items()],
+        }
+
     def sources(self) -> list[dict]:
         health = {h.name: h for h in self.store.source_health()}
         rows = []

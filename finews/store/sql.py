@@ -551,6 +551,13 @@ class Store(ABC):
                                    "name": name or "", "kind": kind})
         return found
 
+    def security_names(self, secid: str) -> list[tuple[str, int]]:
+        """(name, last seen in Unix seconds) of every name a security was linked under,
+        the newest first."""
+        return [tuple(row) for row in self._x(
+            "SELECT name, last_seen FROM security_names WHERE secid = ? ORDER BY last_seen DESC",
+            (secid,))]
+
     def securities(self, query: str = "", limit: int = 100) -> list[dict]:
         """Securities with news, most mentioned first; ``query`` matches a code, a secid or
         any name it was seen under."""
