@@ -73,6 +73,10 @@ def _retitled(item: Item, stored: Stored, source: str) -> bool:
     return stored.code == item.code and stored.source == source and stored.title != item.title
 
 
+async def _ready(body: str) -> str:
+    return body
+
+
 def _beijing(ts: int) -> str:
     return f"{datetime.fromtimestamp(ts, BEIJING):%Y-%m-%d %H:%M}"
 
@@ -235,16 +239,20 @@ class Collector:
         self, source: Source, fetcher: Fetcher, page: Page, report: SourceReport
     ) -> None:
         known = self.store.known(item.id for item in page.items)
-        articles: list[Article] = []
+        todo: list[tuple[Item, str | None]] = []
         for item in page.items:
             stored = known.get(item.id)
             takes_over = stored is not None and self._takes_over(source, item, stored)
             if stored is not None and not takes_over and not _retitled(item, stored, source.name):
                 report.unchanged += 1
                 continue
-            body = await self._kept_body(source, fetcher, item, stored) if takes_over else None
-            if body is None:
-                body = await self._body(source, fetcher, item, report)
+            todo.append((item, self._kept_body(source, item, stored) if takes_over else None))
+        bodies = await asyncio.gather(*(
+            self._body(source, fetcher, item, report) if kept is None else _ready(kept)
+            for item, kept in todo
+        ))
+        articles: list[Article] = []
+        for (item, _), body in zip(todo, bodies, strict=True):
             try:
                 articles.append(source.article(item, body))
             except InvalidArticle as exc:
@@ -262,9 +270,7 @@ class Collector:
             return False
         return prefer_incoming(stored.category, incoming, self.rolling)
 
-    async def _kept_body(
-        self, source: Source, fetcher: Fetcher, item: Item, stored: Stored
-    ) -> str | None:
+    def _kept_body(self, source: Source, item: Item, stored: Stored) -> str | None:
         """The archived body; None when the rolling copy came from a source that keeps
         only the list's summary and this source fetches full text."""
         if source.wants_full_text and item.full_text_url and stored.source in self.summary_sources:
@@ -276,7 +282,8 @@ class Collector:
         self, source: Source, fetcher: Fetcher, item: Item, report: SourceReport
     ) -> str:
         """The item's body: full text when the source wants it, else the list's summary
-        (which may be empty: a headline alone is still news). A body another source is
+        (which may be empty: a headline alone is still news). A page's bodies are fetched
+        together (the fetcher keeps to its per-host limits); a body another source is
         already fetching in this pass is awaited, not fetched again."""
         fallback = summary_body(item)
         wanted = source.wants_full_text and item.full_text_url
