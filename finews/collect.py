@@ -220,6 +220,7 @@ class Collector:
         seen: set[str] = set()
         cursor = source.first_cursor()
         max_pages = max(1, source.settings.max_pages)
+        reached = False
         for _ in range(max_pages):
             page = await source.list_page(fetcher, cursor)
             report.problems += page.problems + page.notes
@@ -227,12 +228,11 @@ class Collector:
             page.items = [item for item in page.items if not (item.id in seen or seen.add(item.id))]
             pages.append(page)
             report.listed = len(seen)
-            if page.next_cursor is None or (checkpoint and checkpoint.reached_by(page)):
-                break
-            if not page.items:
+            reached = checkpoint is not None and checkpoint.reached_by(page)
+            if reached or page.next_cursor is None or not page.items:
                 break
             cursor = page.next_cursor
-        if checkpoint and not any(checkpoint.reached_by(page) for page in pages):
+        if checkpoint and not reached:
             report.gap = _gap(pages, checkpoint, max_pages)
 
     async def _store_page(

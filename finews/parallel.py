@@ -27,7 +27,8 @@ def process_running(pid: int) -> bool:
     return True
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` items (the last may be shorter), read lazily."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -49,8 +50,8 @@ def map_chunks(
     items there are. Small inputs (fewer than ``inline_below`` chunks) run in this process.
     ``nice`` lowers the workers' priority, for when this process is the bottleneck.
     """
-    chunks = _chunks(items, chunk_size)
-    head = list(islice(chunks, inline_below))
+    pieces = chunks(items, chunk_size)
+    head = list(islice(pieces, inline_below))
     if len(head) < inline_below:
         for chunk in head:
             yield from work(chunk)
@@ -63,7 +64,7 @@ def map_chunks(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_lower_priority,
                              initargs=(nice,)) as pool:
         pending: deque[Future[list[R]]] = deque()
-        for chunk in chain(head, chunks):
+        for chunk in chain(head, pieces):
             pending.append(pool.submit(work, chunk))
             if len(pending) >= window * workers:
                 yield from pending.popleft().result()

@@ -8,6 +8,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -116,19 +117,20 @@ class Api:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
-    async def articles(self, request: Request) -> Response:
+    def _filtered(self, request: Request, allowed: set[str], default_limit: int,
+                  compute: Callable[[Archive, Filters], dict]) -> Response:
+        """An endpoint over checked parameters: a 400 for bad ones, else a cached answer."""
         try:
-            f = _filters(request, ARTICLE_PARAMS, 50)
+            f = _filters(request, allowed, default_limit)
         except BadRequest as exc:
             return _error(400, exc.field, exc.message)
-        return self._cached(request, lambda a: a.articles(f))
+        return self._cached(request, lambda a: compute(a, f))
+
+    async def articles(self, request: Request) -> Response:
+        return self._filtered(request, ARTICLE_PARAMS, 50, Archive.articles)
 
     async def search(self, request: Request) -> Response:
-        try:
-            f = _filters(request, SEARCH_PARAMS, 20)
-        except BadRequest as exc:
-            return _error(400, exc.field, exc.message)
-        return self._cached(request, lambda a: a.search(f))
+        return self._filtered(request, SEARCH_PARAMS, 20, Archive.search)
 
     async def article(self, request: Request) -> Response:
         article_id = request.path_params["article_id"]
@@ -141,11 +143,7 @@ class Api:
         return JSONResponse(data)
 
     async def stocks(self, request: Request) -> Response:
-        try:
-            f = _filters(request, STOCK_PARAMS, 100)
-        except BadRequest as exc:
-            return _error(400, exc.field, exc.message)
-        return self._cached(request, lambda a: a.stocks(f.q or "", f.limit))
+        return self._filtered(request, STOCK_PARAMS, 100, lambda a, f: a.stocks(f.q or "", f.limit))
 
     async def stock(self, request: Request) -> Response:
         secid = request.path_params["secid"]

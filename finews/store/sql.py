@@ -18,7 +18,8 @@ from finews.errors import FinewsError
 from finews.fulltext import Query, matches, snippet
 from finews.keys import sort_key
 from finews.model import Article, CategoryCount, UpsertResult
-from finews.stocks import NameMatcher, article_mentions, parse_secid
+from finews.parallel import chunks
+from finews.stocks import Mention, NameMatcher, article_mentions, parse_secid
 from finews.store.base import (
     CategoryRegistry,
     Change,
@@ -103,6 +104,13 @@ def search_filters(
         clauses.append("a.key IN (SELECT key FROM article_securities WHERE secid = ?)")
         params.append(stock)
     return clauses, params
+
+
+def _linked_names(article: Article, mentions: list[Mention]) -> list[tuple[str, str, int]]:
+    """(secid, name, when seen) of the stock links among an article's mentions: the only
+    mentions whose names the archive learns."""
+    return [(m.security.secid, m.name, _ts(article.published))
+            for m in mentions if m.origin == "link" and m.name]
 
 
 class _Row(NamedTuple):
@@ -444,8 +452,7 @@ class Store(ABC):
         the securities the replaced copy's list named stay with it."""
         self._log("drop", row.key)
         self._unindex(row.key)
-        listed = [secid for (secid,) in self._x(
-            "SELECT secid FROM article_securities WHERE key=? AND origin='list'", (row.key,))]
+        listed = [s["secid"] for s in self.stocks_of([row.key], origin="list")[row.key]]
         article.stocks = list(dict.fromkeys([*article.stocks, *listed]))
         self._x("DELETE FROM article_securities WHERE key=?", (row.key,))
         self._x("DELETE FROM article_tags WHERE key=?", (row.key,))
@@ -478,8 +485,7 @@ class Store(ABC):
                 security = mention.security
                 mentions.append((key, security.secid, mention.origin, int(position == 0)))
                 securities[security.secid] = (security.secid, security.market, security.code, security.kind)
-                if mention.origin == "link" and mention.name:
-                    learned.append((security.secid, mention.name, _ts(article.published)))
+            learned += _linked_names(article, found)
         self._xm("INSERT INTO article_securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", mentions)
         self._xm("INSERT INTO securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  list(securities.values()))
@@ -491,14 +497,7 @@ class Store(ABC):
         every stock link are learned first, then every article is read with all of them.
         Each batch is one transaction; the securities a source listed are kept."""
         for learning in (True, False):
-            batch: list[Article] = []
-            for article in self.iter_articles(batch=1000):
-                batch.append(article)
-                if len(batch) == 1000:
-                    self._reextract(batch, learning)
-                    on_batch(len(batch))
-                    batch = []
-            if batch:
+            for batch in chunks(self.iter_articles(batch=1000), 1000):
                 self._reextract(batch, learning)
                 on_batch(len(batch))
         return self.count()
@@ -509,20 +508,14 @@ class Store(ABC):
                 self._learn_names(batch)
                 return
             keys = [a.key for a in batch]
-            marks = ",".join("?" * len(keys))
-            listed: dict[int, list[str]] = {}
-            for key, secid in self._x(f"SELECT key, secid FROM article_securities WHERE key IN ({marks}) "
-                                      "AND origin = 'list' ORDER BY is_first DESC", keys):
-                listed.setdefault(key, []).append(secid)
-            self._x(f"DELETE FROM article_securities WHERE key IN ({marks})", keys)
+            listed = self.stocks_of(keys, origin="list")
+            self._x(f"DELETE FROM article_securities WHERE key IN ({','.join('?' * len(keys))})", keys)
             for article in batch:
-                article.stocks = listed.get(article.key, [])
+                article.stocks = [s["secid"] for s in listed[article.key]]
             self._write_mentions([(a.key, a) for a in batch])
 
     def _learn_names(self, batch: list[Article]) -> None:
-        learned = [(m.security.secid, m.name, _ts(a.published)) for a in batch
-                   for m in article_mentions("", a.html) if m.origin == "link" and m.name]
-        self._remember_names(learned)
+        self._remember_names([name for a in batch for name in _linked_names(a, article_mentions("", a.html))])
 
     def _remember_names(self, learned: list[tuple[str, str, int]]) -> None:
         """(secid, name, when seen): every name is kept with the last time it was seen."""

@@ -35,7 +35,7 @@ from finews.clean import parse_date, publishable_html
 from finews.errors import InvalidArticle, PostError
 from finews.files import write_atomic
 from finews.model import Article, UpsertResult, is_safe_code
-from finews.parallel import map_chunks
+from finews.parallel import chunks, map_chunks
 from finews.store import Store
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -439,20 +439,11 @@ def _with_stocks(store: Store, articles: Iterator[Article], batch: int = 1000) -
     a time: those a post's text cannot give back. Links and codes in the text travel in
     the body and are found again on import, and a post of the original site exports byte
     for byte."""
-    chunk: list[Article] = []
-    for article in articles:
-        chunk.append(article)
-        if len(chunk) == batch:
-            yield from _stocks_set(store, chunk)
-            chunk = []
-    yield from _stocks_set(store, chunk)
-
-
-def _stocks_set(store: Store, chunk: list[Article]) -> list[Article]:
-    found = store.stocks_of([a.key for a in chunk], origin="list") if chunk else {}
-    for article in chunk:
-        article.stocks = [s["secid"] for s in found[article.key]]
-    return chunk
+    for chunk in chunks(articles, batch):
+        found = store.stocks_of([a.key for a in chunk], origin="list")
+        for article in chunk:
+            article.stocks = [s["secid"] for s in found[article.key]]
+        yield from chunk
 
 
 def export_posts(
