@@ -10,7 +10,14 @@ name, and prints:
   of 5,000 learned names;
 - the added cost to an import: the same articles upserted in batches of 1,000 into a fresh
   SQLite archive with and without the stocks step, in the same run, alternating;
-- the build: the site does not read the securities yet, so a full build costs the same.
+- the cost added to the site build: a full build (pages, feeds, the stock pages, chips and
+  links, the directory) and the median rebuild after 10 new articles naming companies, with
+  the site reading securities and with it reading none (``Store.stock_ids`` and
+  ``Store.security_counts`` made empty, which is the site before stock pages), alternating
+  in the same run, each build in a fresh process. The archive holds 3,000 securities, named
+  Zipf-like (a few often, most rarely), as a real one does.
+
+    python bench/stocks.py 100000 --build-only   # skip extraction and import
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.build import add_ten, make_archive
 from bench.corpus import articles
 from bench.machine import cpu_check
 from finews.mocknews import COMPANIES
@@ -78,11 +86,104 @@ def _fresh(article):
     return copy
 
 
+SECURITIES = 3000
+
+
+def _named(batch: list, rng: random.Random) -> list:
+    """Half the articles name one to three of 3,000 securities, linked or as 名称(代码)."""
+    weights = [1 / (rank + 1) for rank in range(SECURITIES)]
+    for article in batch:
+        if rng.random() < 0.5:
+            for i in set(rng.choices(range(SECURITIES), weights, k=rng.choice((1, 1, 2, 3)))):
+                name = f"公司{i:04d}号"
+                code = f"60{i:04d}"
+                article.body += (f'<p><span data-secid="1.{code}">{name}</span>发布公告。</p>'
+                                 if i % 2 else f"<p>{name}({code})发布公告。</p>")
+        article.html = ""
+    return batch
+
+
+def _build(db: Path, out: Path, full: bool, with_stocks: bool, queue) -> None:
+    from finews.config import Settings
+    from finews.site.build import BuildOptions, SiteBuilder
+
+    if not with_stocks:
+        Store.stock_ids = lambda self, keys: {key: [] for key in keys}
+        Store.security_counts = lambda self, keys: {}
+    settings = Settings()
+    settings.site.base_url = "https://news.example.com"
+    with open_store(str(db)) as store:
+        started = time.perf_counter()
+        report = SiteBuilder(store, settings, BuildOptions(out=out, search=False, full=full)).build()
+        queue.put((time.perf_counter() - started, report.pages))
+
+
+def _phase(*args) -> tuple[float, int]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_build, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def _build_cost(n: int) -> None:
+    import os
+    import shutil
+    import statistics
+
+    import bench.corpus
+
+    work = Path(tempfile.mkdtemp(prefix="finews-stocks-build-", dir="/dev/shm"
+                                 if Path("/dev/shm").is_dir() else None))
+    try:
+        db = work / "archive.db"
+        plain = bench.corpus.articles
+        rng = random.Random(7)
+        bench.corpus.articles = lambda count, **kw: iter(_named(list(plain(count, **kw)), rng))
+        import bench.build
+
+        bench.build.articles = bench.corpus.articles
+        make_archive(db, n)
+        with open_store(str(db)) as store:
+            named = len(store.security_counts((0, 2**63 - 1)))
+            mentioned = store.count(keys=(0, 2**63 - 1))
+        print(f"build archive: {mentioned:,} articles, {named:,} securities with news")
+        os.sync()
+        fulls: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+        rebuilds: dict[bool, list[float]] = {True: [], False: []}
+        for round_, with_stocks in enumerate((False, True, False, True)):
+            out = work / f"site-{round_}"
+            fulls[with_stocks].append(_phase(db, out, True, with_stocks))
+            for i in range(3):
+                add_ten(db, round_ * 3 + i)
+                rebuilds[with_stocks].append(_phase(db, out, False, with_stocks)[0])
+            shutil.rmtree(out)
+        for with_stocks in (False, True):
+            seconds = min(s for s, _ in fulls[with_stocks])
+            pages = fulls[with_stocks][0][1]
+            print(f"full build {'with' if with_stocks else 'without'} stock pages: {seconds:.2f} s "
+                  f"(best of 2), {pages:,} pages; rebuild after +10: "
+                  f"{statistics.median(rebuilds[with_stocks]):.3f} s (median of 6)")
+        before, after = (min(s for s, _ in fulls[w]) for w in (False, True))
+        print(f"full build cost of stocks: {(after / before - 1) * 100:+.1f}%")
+    finally:
+        bench.corpus.articles = plain
+        shutil.rmtree(work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", type=int, nargs="?", default=100_000)
+    parser.add_argument("--build-only", action="store_true", help="only the build cost")
     args = parser.parse_args()
     print(cpu_check())
+    if args.build_only:
+        _build_cost(args.n)
+        return
     rng = random.Random(5)
     batch = _with_mentions(args.n, rng)
     names = NameMatcher((name, parse_secid(secid)) for name, secid in _learned(rng))
@@ -99,6 +200,7 @@ def main() -> None:
     print(f"import without the stocks step: {without:,.0f} articles/s (best of 2)")
     print(f"import with it:                 {with_:,.0f} articles/s (best of 2): "
           f"{(1 / with_ - 1 / without) * 1e6:+.0f} µs per article")
+    _build_cost(args.n)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ _SPACE = re.compile(r"[\s\u3000\u00a0]+")
 _INDENT = re.compile(r"(<(?:p|br)\b[^>]*>)(?:[\s\u3000\u00a0]|&nbsp;|&#12288;)+", re.I)
 _LEADING = "\u3000\u00a0 \t\r\n"
 _EMPTY_P = re.compile(r"<p[^>]*>(?:\s|\u3000|\u00a0|&nbsp;|<br\s*/?>)*</p>", re.I)
+STOCK_IMAGES = re.compile(r"<!--\s*EM_StockImg_Start\s*-->.*?<!--\s*EM_StockImg_End\s*-->", re.S | re.I)
+"""Eastmoney's live K-line pictures of the securities a page names, between two comments."""
+_QUOTE_PICTURE = re.compile(r"GetPic\.aspx\?nid=(\d{1,3}\.[A-Za-z0-9]{1,10})")
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.I)
 
 
@@ -135,10 +138,17 @@ def strip_bracket_title(summary: str) -> str:
 
 
 def publishable_html(body: str, base_url: str = "") -> str:
-    """What the site shows of a stored body: sanitised HTML, plain text made paragraphs."""
+    """What the site shows of a stored body: sanitised HTML, plain text made paragraphs.
+    K-line pictures go (a live picture of the day the page is read, not of the news); each
+    leaves an empty stock mark, so the security it showed is still found."""
     if "<" not in body:
         return text_to_html(body)
-    return sanitize_html(body, base_url)
+    return sanitize_html(STOCK_IMAGES.sub(_stock_marks, body), base_url)
+
+
+def _stock_marks(block: re.Match[str]) -> str:
+    secids = dict.fromkeys(_QUOTE_PICTURE.findall(block.group(0)))
+    return "".join(f'<span data-secid="{secid}"></span>' for secid in secids)
 
 
 _DATE_TIME = re.compile(

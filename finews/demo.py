@@ -47,7 +47,7 @@ class Demo:
         self.root = root
         self.interval = interval
         self.new_per_interval = new_per_interval
-        self.news = MockNews(columns=2)
+        self.news = MockNews(columns=2, stocks=True)
         self.news.publish(INITIAL_ARTICLES)
         self.mock = MockNewsServer(self.news)
         self.stopping = threading.Event()

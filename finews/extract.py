@@ -18,11 +18,10 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from finews.clean import clean_title, sanitize_html
+from finews.clean import STOCK_IMAGES, clean_title, sanitize_html
 from finews.errors import ExtractError
 from finews.model import BEIJING
 
-_STOCK_IMG = re.compile(r"<!--\s*EM_StockImg_Start\s*-->.*?<!--\s*EM_StockImg_End\s*-->", re.S | re.I)
 _CN_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _SITE_SUFFIX = re.compile(r"\s*[_|-]\s*东方财富网\s*$")
 _NOISE = (
@@ -116,7 +115,7 @@ def _body_html(body: lxml.html.HtmlElement, base_url: str) -> str:
 
 def extract_eastmoney(html: str, url: str) -> PageContent:
     try:
-        doc = lxml.html.fromstring(_STOCK_IMG.sub("", html))
+        doc = lxml.html.fromstring(STOCK_IMAGES.sub("", html))
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(f"{url}: not an HTML page ({exc})") from None
     body = _first(doc, "#ContentBody")

@@ -18,13 +18,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from markupsafe import Markup
+
 from finews.config import Settings
 from finews.keys import ALL_KEYS, key_range, key_time
 from finews.model import Article, CategoryCount
 from finews.parallel import map_chunks
+from finews.site.chart import DAYS, mention_chart
 from finews.site.listing import Listing
 from finews.site.output import Output
 from finews.site.pages import (
+    STOCK_DIRECTORY,
     Renderer,
     article_path,
     category_feed_path,
@@ -33,10 +37,13 @@ from finews.site.pages import (
     month_of,
     safe_file_name,
     static_files,
+    stock_feed_path,
+    stock_path,
     tag_path,
     updated_at,
 )
 from finews.site.sitemaps import Sitemaps
+from finews.stocks import Security, parse_secid
 from finews.store import Store, open_store
 
 FEED_SIZE = 50
@@ -87,11 +94,15 @@ class _Affected:
     days: set[date] = field(default_factory=set)
     months: set[str] = field(default_factory=set)
     aliases: set[str] = field(default_factory=set)
+    stocks: dict[str, int] = field(default_factory=dict)
 
-    def touch(self, key: int, category: str, tags: list[str], published: datetime, tz) -> None:
+    def touch(self, key: int, category: str, tags: list[str], published: datetime, tz,
+              stocks: list[str]) -> None:
         self.categories[category] = min(key, self.categories.get(category, key))
         for tag in tags:
             self.tags[tag] = min(key, self.tags.get(tag, key))
+        for secid in stocks:
+            self.stocks[secid] = min(key, self.stocks.get(secid, key))
         self.days.add(published.astimezone(tz).date())
         self.months.add(month_of(published, tz))
 
@@ -109,6 +120,7 @@ class SiteBuilder:
         self.pages = 0
         self._outlet_names: dict[str, str] | None = None
         self._counts: list[CategoryCount] | None = None
+        self._names: dict[str, list[str]] | None = None
         self.sitemaps = Sitemaps(store, self.renderer, self.tz, self._write)
 
     def _neighbour(self, key: int, *, before: bool, category: str | None = None) -> int | None:
@@ -122,7 +134,7 @@ class SiteBuilder:
 
     def build(self) -> BuildReport:
         started = time.perf_counter()
-        self._counts = self._outlet_names = None  # counted afresh by every build
+        self._counts = self._outlet_names = self._names = None  # read afresh by every build
         out = Output(self.options.out)
         try:
             fingerprint = self._fingerprint()
@@ -177,6 +189,7 @@ class SiteBuilder:
 
         out.preload()
         self._static(out)
+        self._know_securities()
         counts = {c.slug: c.count for c in self._category_counts()}
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
@@ -206,6 +219,7 @@ class SiteBuilder:
     def outlet_pages(self, out: Output, category: str, window: tuple[int, int]) -> None:
         """Every article page of one outlet (oldest first, with neighbours), its listing and
         feed, from one pass over its articles."""
+        self._know_securities()
         listing = self._category_listing(out, category)
         latest: deque[tuple[Article, bytes]] = deque(maxlen=FEED_SIZE)
         previous: Article | None = None
@@ -235,6 +249,7 @@ class SiteBuilder:
         month_urls: list[tuple[str, str]] = []
         current_month = None
         tags: dict[str, Listing] = {}
+        stocks: dict[str, Listing] = {}
         for article in self._stream(window):
             day = article.published.astimezone(self.tz).date()
             month = f"{day:%Y-%m}"
@@ -257,6 +272,11 @@ class SiteBuilder:
                 if listing is None:
                     listing = tags[tag] = self._tag_listing(out, tag)
                 listing.add(article)
+            for secid in article.stocks:
+                listing = stocks.get(secid)
+                if listing is None:
+                    listing = stocks[secid] = self._stock_listing(out, secid, window)
+                listing.add(article)
         if previous_day:
             self._day(out, previous_day[0], previous_day[1], before, None)
         if current_month:
@@ -266,13 +286,18 @@ class SiteBuilder:
                 tags[tag] = self._tag_listing(out, tag)
         for listing in tags.values():
             listing.close()
+        for secid, listing in stocks.items():
+            listing.close()
+            self._stock_feed(out, secid, listing)
+        self._stock_directory(out, window)
         return months
 
     def _stream(self, window: tuple[int, int], batch: int = 5000, **filters: str) -> Iterator[Article]:
         """Articles oldest first, read in batches that continue from the last key."""
         low, high = window
         while True:
-            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch, **filters)
+            rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch,
+                                        with_stocks=True, **filters)
             yield from rows
             if len(rows) < batch:
                 return
@@ -289,7 +314,7 @@ class SiteBuilder:
             if entry.action == "alias":
                 affected.aliases.add(entry.id)
                 continue
-            affected.touch(entry.key, entry.category, entry.tags, entry.published, tz)
+            affected.touch(entry.key, entry.category, entry.tags, entry.published, tz, entry.stocks)
             if entry.action == "drop":
                 affected.dropped.append(article_path(entry.category, entry.published, entry.code, tz))
                 affected.articles.discard(entry.key)
@@ -297,17 +322,23 @@ class SiteBuilder:
             elif window[0] <= entry.key:
                 affected.articles.add(entry.key)
         if window[0] > previous_low:
-            for gone in self.store.summaries(keys=(previous_low, window[0] - 1), newest_first=False):
-                affected.touch(gone.key, gone.category, gone.tags, gone.published, tz)
+            for gone in self.store.summaries(keys=(previous_low, window[0] - 1), newest_first=False,
+                                             with_stocks=True):
+                affected.touch(gone.key, gone.category, gone.tags, gone.published, tz, gone.stocks)
                 affected.dropped.append(self.renderer.article_site_path(gone))
                 affected.gaps.add((gone.key, gone.category))
         if not (affected.categories or affected.aliases):
             return set()
+        self._know_securities()
         self._changed_articles(out, affected.articles, affected.gaps, window)
         for slug, first in affected.categories.items():
             self._category(out, slug, first, window)
         for tag, first in affected.tags.items():
             self._tag(out, tag, first, window)
+        for secid, first in affected.stocks.items():
+            self._stock(out, secid, first, window)
+        if affected.stocks:
+            self._stock_directory(out, window)
         self._changed_days(out, affected.days, window)
         for month in affected.months:
             self.sitemaps.month(out, month, window)
@@ -337,7 +368,7 @@ class SiteBuilder:
                 if neighbour is not None and neighbour >= window[0]:
                     todo.add(neighbour)
         for key in sorted(todo):
-            (article,) = self.store.summaries(keys=(key, key), with_body=True)
+            (article,) = self.store.summaries(keys=(key, key), with_body=True, with_stocks=True)
             newer = self._one(self._neighbour(key, before=False, category=article.category))
             older_key = self._neighbour(key, before=True, category=article.category)
             older = self._one(older_key) if older_key is not None and older_key >= window[0] else None
@@ -360,7 +391,8 @@ class SiteBuilder:
                     todo.add(_key_day(neighbour, self.tz))
         for day in sorted(todo):
             low, high = self._day_keys(day)
-            items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False)
+            items = self.store.summaries(keys=(max(low, window[0]), high), newest_first=False,
+                                         with_stocks=True)
             if not items:
                 out.remove(day_path(day))
                 continue
@@ -392,7 +424,7 @@ class SiteBuilder:
             listing.skip = before // per_page * per_page
             if before and before % per_page == 0:
                 listing.skip -= per_page  # the page before may have been the last: its link changes
-            offset = max(0, min(listing.skip, total - per_page))
+            offset = max(0, min(listing.skip, total - max(per_page, listing.newest.maxlen or 0)))
             if offset:
                 start = self.store.nth_key(offset, keys=window, **filters)
                 low = window[1] + 1 if start is None else start
@@ -416,6 +448,72 @@ class SiteBuilder:
     def _category(self, out: Output, slug: str, first_key: int | None,
                   window: tuple[int, int]) -> None:
         self._listing(out, window, first_key, self._category_listing(out, slug), category=slug)
+
+    def _know_securities(self) -> None:
+        """Every security's names, read once per build: its chips, links and heading."""
+        if self._names is None:
+            self._names = self.store.all_security_names()
+            self.renderer.know_securities({secid: names[0] for secid, names in self._names.items()})
+
+    def _stock_listing(self, out: Output, secid: str, window: tuple[int, int]) -> Listing:
+        security = parse_secid(secid) or Security(0, secid)
+        label = _market_label(security)
+        return self._new_listing(
+            out, self.renderer.security_names.get(secid) or security.code,
+            lambda k: stock_path(secid, k), feed=stock_feed_path(secid),
+            subheading=lambda n: f"{security.code} · {label} · 共 {n} 篇",
+            intro=lambda listing: self._stock_intro(secid, listing, window), keep=FEED_SIZE,
+        )
+
+    def _stock_intro(self, secid: str, listing: Listing, window: tuple[int, int]) -> Markup:
+        """Earlier names, and the news per day over the 90 days up to the newest."""
+        assert self._names is not None
+        parts = []
+        earlier = self._names.get(secid, [])[1:]
+        if earlier:
+            parts.append(Markup('<p class="sub">曾用名：{}</p>').format("、".join(earlier)))
+        if listing.newest:
+            end = listing.newest[-1].published.astimezone(self.tz).date()
+            low, high = key_range(*self._day_bounds(end - timedelta(days=DAYS - 1), end))
+            keys = self.store.mention_keys(secid, (max(low, window[0]), high))
+            parts.append(mention_chart([_key_day(k, self.tz) for k in keys], end))
+        return Markup("").join(parts)
+
+    def _stock(self, out: Output, secid: str, first_key: int, window: tuple[int, int]) -> None:
+        """Rewrite a security's listing from ``first_key`` on, and its feed; a security
+        left with no article on the site loses its pages."""
+        if not self.store.count(stock=secid, keys=window):
+            front = stock_path(secid)
+            for path in [front, stock_feed_path(secid),
+                         *out.paths_with_prefix(front[:-5] + "/")]:
+                out.remove(path)
+            return
+        listing = self._stock_listing(out, secid, window)
+        self._listing(out, window, first_key, listing, stock=secid)
+        self._stock_feed(out, secid, listing)
+
+    def _stock_feed(self, out: Output, secid: str, listing: Listing) -> None:
+        entries = list(reversed(listing.newest))[:FEED_SIZE]
+        self._write(out, stock_feed_path(secid), self.renderer.feed(
+            f"{listing.heading} - {self.settings.site.title}", stock_feed_path(secid),
+            stock_path(secid), entries, summaries=True))
+
+    def _stock_directory(self, out: Output, window: tuple[int, int]) -> None:
+        """/stock/: every security with news on the site, by market, most news first."""
+        assert self._names is not None
+        groups: dict[str, list[dict]] = {label: [] for label in _MARKET_ORDER}
+        counts = self.store.security_counts(None if window == ALL_KEYS else window)
+        for secid, count in counts.items():
+            security = parse_secid(secid)
+            if security is None:
+                continue
+            names = self._names.get(secid) or [security.code]
+            groups[_market_label(security)].append({
+                "secid": secid, "code": security.code, "name": names[0],
+                "names": " ".join(names[1:]), "count": count})
+        listed = [(label, sorted(entries, key=lambda e: (-e["count"], e["secid"])))
+                  for label, entries in groups.items() if entries]
+        self._write(out, STOCK_DIRECTORY, self.renderer.stock_directory(listed))
 
     def _outlets(self) -> dict[str, str]:
         if self._outlet_names is None:
@@ -442,15 +540,21 @@ class SiteBuilder:
         ))
 
     def _day_keys(self, day: date) -> tuple[int, int]:
-        start = datetime(day.year, day.month, day.day, tzinfo=self.tz)
-        return key_range(start, start + timedelta(days=1))
+        return key_range(*self._day_bounds(day, day))
+
+    def _day_bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+        """From the start of ``first`` to the start of the day after ``last``, local time."""
+        start = datetime(first.year, first.month, first.day, tzinfo=self.tz)
+        end = datetime(last.year, last.month, last.day, tzinfo=self.tz) + timedelta(days=1)
+        return start, end
 
     def _home_and_feeds(self, out: Output, categories: list[str], window: tuple[int, int]) -> None:
         counts = self._category_counts()
-        latest = self.store.summaries(keys=window, limit=HOME_LATEST)
+        latest = self.store.summaries(keys=window, limit=HOME_LATEST, with_stocks=True)
         sections = []
         for c in counts:
-            items = self.store.summaries(keys=window, category=c.slug, limit=HOME_SECTION)
+            items = self.store.summaries(keys=window, category=c.slug, limit=HOME_SECTION,
+                                         with_stocks=True)
             if items:
                 sections.append((c.slug, c.outlet or c.slug, items))
         newest_day = day_path(latest[0].published.astimezone(self.tz).date()) if latest else None
@@ -503,6 +607,16 @@ class SiteBuilder:
         self._write(out, "/404.html", self.renderer.simple("404.html"))
         self._write(out, "/search.html", self.renderer.simple(
             "search.html", search_enabled=self.options.search))
+
+
+_MARKET_ORDER = ("沪市", "深市·北交所", "港股", "美股", "指数", "板块", "其他")
+
+
+def _market_label(security: Security) -> str:
+    kind = security.kind
+    if kind == "a-share":
+        return "沪市" if security.market == 1 else "深市·北交所" if security.market == 0 else "其他"
+    return {"hk": "港股", "us": "美股", "index": "指数", "board": "板块"}.get(kind, "其他")
 
 
 def _key_day(key: int, tz) -> date:

@@ -1,4 +1,5 @@
-"""An outlet's or a tag's listing, written in one pass over its articles, oldest first."""
+"""An outlet's, a tag's or a security's listing, written in one pass over its articles,
+oldest first."""
 
 from __future__ import annotations
 
@@ -23,15 +24,21 @@ class Listing:
 
     def __init__(self, out: Output, renderer: Renderer, write: Callable[[str, bytes], None],
                  per_page: int, *, heading: str, page_path: Callable[[int | None], str],
-                 feed: str | None = None, show_outlet: bool = True):
+                 feed: str | None = None, show_outlet: bool = True,
+                 subheading: Callable[[int], str] = "共 {} 篇".format,
+                 intro: Callable[[Listing], str] | None = None, keep: int = 0):
+        """``subheading`` is given the count; ``intro`` the closed listing, for what its
+        front page shows above the items; ``keep``: how many of the newest articles
+        ``newest`` holds at least (a feed written from the listing)."""
         self.out, self.renderer, self.write = out, renderer, write
         self.heading, self.page_path, self.feed = heading, page_path, feed
         self.show_outlet = show_outlet
+        self.subheading, self.intro = subheading, intro
         self.per_page = per_page
         self.position = 0
         self.skip = 0
         self.page: list[Article] = []
-        self.newest: deque[Article] = deque(maxlen=self.per_page)
+        self.newest: deque[Article] = deque(maxlen=max(per_page, keep))
 
     def add(self, article: Article) -> None:
         self.newest.append(article)
@@ -45,13 +52,14 @@ class Listing:
     def close(self) -> None:
         total, per_page, renderer = self.position, self.per_page, self.renderer
         blocks = math.ceil(total / per_page)
-        if self.page:
+        if self.page and blocks > 1:  # one block: the front page shows it all, and links none
             self._numbered(blocks, self.page, last=True)
         links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
                  for k in range(blocks, 0, -1)]
         older = (total - per_page - 1) // per_page + 1 if total > per_page else None
         self.write(self.page_path(None), renderer.listing(
-            self.heading, list(reversed(self.newest)), subheading=f"共 {total} 篇",
+            self.heading, list(reversed(self.newest))[:per_page], subheading=self.subheading(total),
+            intro=self.intro(self) if self.intro else None,
             feed=renderer.href(self.feed) if self.feed else None,
             older=renderer.href(self.page_path(older)) if older else None,
             blocks=links if blocks > 1 else None, show_outlet=self.show_outlet,
@@ -59,7 +67,7 @@ class Listing:
         prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
         for path in self.out.paths_with_prefix(prefix):
             number = path[len(prefix):-5]
-            if number.isdigit() and int(number) > blocks:
+            if number.isdigit() and (int(number) > blocks or blocks == 1):
                 self.out.remove(path)
 
     def _numbered(self, k: int, items: list[Article], last: bool) -> None:

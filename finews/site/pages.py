@@ -29,6 +29,8 @@ CSP = (
     "img-src 'self' https: http: data:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-src 'none'"
 )
+CHIPS = 3
+"""How many securities a list shows beside each item."""
 _UNSAFE_FILE = re.compile(r'[\x00-\x1f\x7f/\\?#%<>:"|*]')
 
 
@@ -55,6 +57,20 @@ def category_feed_path(slug: str) -> str:
 def tag_path(tag: str, block: int | None = None) -> str:
     name = safe_file_name(tag)
     return f"/tag/{name}.html" if block is None else f"/tag/{name}/{block}.html"
+
+
+STOCK_DIRECTORY = "/stock/index.html"
+
+
+def stock_path(secid: str, block: int | None = None) -> str:
+    """A security's listing: ``/stock/1.600519.html``; a board's is ``/board/BK1033.html``."""
+    market, _, code = secid.partition(".")
+    base = f"/board/{code}" if market == "90" else f"/stock/{secid}"
+    return f"{base}.html" if block is None else f"{base}/{block}.html"
+
+
+def stock_feed_path(secid: str) -> str:
+    return stock_path(secid)[:-5] + ".xml"
 
 
 def day_path(day: date) -> str:
@@ -97,6 +113,8 @@ class Renderer:
         self._body_mark = f"<!--{secrets.token_hex(16)}-->"
         self._body_mark_bytes = self._body_mark.encode()
         self._splice_bodies = not (theme and (theme / "article.html").is_file())
+        self.security_names: dict[str, str] = {}
+        self._stock_links: dict[str, dict[str, str]] = {}
 
     @cached_property
     def env(self) -> jinja2.Environment:
@@ -168,6 +186,29 @@ class Renderer:
             self._views[a.key] = view
         return view
 
+    def know_securities(self, names: dict[str, str]) -> None:
+        """The newest name of each security, for its chips, links and pages."""
+        self.security_names = names
+        self._stock_links.clear()
+
+    def stock_links(self, secids: list[str]) -> list[dict[str, str]]:
+        return [self._stock_link(secid) for secid in secids]
+
+    def _stock_link(self, secid: str) -> dict[str, str]:
+        """Made once per security and build: lists show thousands of chips."""
+        link = self._stock_links.get(secid)
+        if link is None:
+            code = secid.partition(".")[2]
+            name = self.security_names.get(secid) or code
+            href = self.href(stock_path(secid))
+            link = self._stock_links[secid] = {
+                "secid": secid, "code": code, "name": name, "href": href,
+                "chip": f' <a class="chip" href="{href}">{_esc(name)}</a>'}
+        return link
+
+    def _chips(self, secids: list[str]) -> str:
+        return "".join(self._stock_link(secid)["chip"] for secid in secids[:CHIPS])
+
     # -- pages ---------------------------------------------------------------------------
 
     def _render(self, template: str, **context: object) -> bytes:
@@ -183,6 +224,7 @@ class Renderer:
         page = self._render(
             "article.html", a=self.view(a), body=Markup(body),
             canonical=self.absolute(self.article_site_path(a)), original=original,
+            stocks=self.stock_links(a.stocks),
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )
@@ -199,7 +241,8 @@ class Renderer:
             outlet = (f'<a href="{v.category_href}">{_esc(v.outlet)}</a> ' if show_outlet else "")
             parts.append(
                 f'<li><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> <span class="meta">'
-                f'{outlet}<time datetime="{v.iso}">{v.local.strftime(time_format)}</time></span></li>'
+                f'{outlet}<time datetime="{v.iso}">{v.local.strftime(time_format)}</time>'
+                f'{self._chips(a.stocks) if a.stocks else ""}</span></li>'
             )
         parts.append("</ol>")
         return Markup("\n".join(parts))
@@ -209,7 +252,7 @@ class Renderer:
         time_format = str(context.pop("time_format", "%m-%d %H:%M"))
         context.setdefault("label_newer", "较新")
         context.setdefault("label_older", "更早")
-        for key in ("subheading", "newer", "older", "blocks", "feed"):
+        for key in ("subheading", "newer", "older", "blocks", "feed", "intro"):
             context.setdefault(key, None)
         return self._render(
             "list.html", heading=heading, items=[self.view(a) for a in items],
@@ -227,13 +270,31 @@ class Renderer:
             days=days, refresh=refresh,
         )
 
+    def stock_directory(self, groups: list[tuple[str, list[dict]]]) -> bytes:
+        """Every security with news, by market: ``groups`` is (label, securities), each
+        with secid, code, name, earlier names and count. Built directly, like item lists:
+        thousands of entries, rewritten whenever any security has news."""
+        sections = []
+        for label, entries in groups:
+            items = "\n".join(
+                f'<li data-search="{_esc(s["name"])} {_esc(s["names"])} {s["code"]} {s["secid"]}">'
+                f'<a href="{self._stock_link(s["secid"])["href"]}">{_esc(s["name"])}</a> '
+                f'<span class="meta">{s["code"]} · {s["count"]} 篇</span></li>' for s in entries)
+            sections.append(f'<section class="market">\n<h2>{label} <small class="meta">{len(entries)}'
+                            f'</small></h2>\n<ul class="stocks">\n{items}\n</ul>\n</section>')
+        return self._render("stocks.html", directory=Markup("\n".join(sections)),
+                            total=sum(len(entries) for _, entries in groups))
+
     def redirect(self, target_path: str) -> bytes:
         return self._render("redirect.html", target=self.href(target_path))
 
     def simple(self, template: str, **context: object) -> bytes:
         return self._render(template, **context)
 
-    def feed(self, title: str, self_path: str, alternate_path: str, entries: list[Article]) -> bytes:
+    def feed(self, title: str, self_path: str, alternate_path: str, entries: list[Article],
+             summaries: bool = False) -> bytes:
+        """``summaries``: entries carry the digest, not the body (a security's feed is read
+        from the listing it is written with, which holds no bodies)."""
         updated = max((updated_at(a) for a in entries), default=datetime(2000, 1, 1, tzinfo=UTC))
         return self._render(
             "feed.xml", title=title, feed_id=self.absolute(self_path) if self.base else
@@ -245,7 +306,7 @@ class Renderer:
                 "title": a.title or "（无标题）", "url": self.absolute(self.article_site_path(a)),
                 "published": _rfc3339(a.published), "updated": _rfc3339(updated_at(a)),
                 "outlet": a.outlet or a.category, "category": a.category,
-                "html": a.html,
+                "html": _summary_html(a) if summaries else a.html,
             } for a in entries],
         )
 
@@ -275,6 +336,10 @@ def last_change(published: datetime, first_seen: datetime | None,
     if last_changed and first_seen and last_changed > first_seen:
         return max(last_changed, published)
     return published
+
+
+def _summary_html(a: Article) -> str:
+    return f"<p>{_esc(a.digest or a.title)}</p>"
 
 
 def _rfc3339(moment: datetime) -> str:

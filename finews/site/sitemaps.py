@@ -72,6 +72,7 @@ class Sitemaps:
             sitemaps.append(self.renderer.absolute(path))
         pages = [(self.renderer.absolute("/"), "")]
         pages += [(self.renderer.absolute(category_path(slug)), "") for slug in categories]
+        pages.append((self.renderer.absolute("/stock/"), ""))
         self.write(out, "/sitemaps/pages.xml", self.renderer.sitemap(pages))
         self.write(out, "/sitemap.xml", self.renderer.sitemap_index(sitemaps))
         sitemap = self.renderer.absolute("/sitemap.xml") if self.renderer.base else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -45,6 +45,7 @@ class LogEntry:
     category: str
     published: datetime
     tags: list[str]
+    stocks: list[str] = field(default_factory=list)
 
 
 @dataclass

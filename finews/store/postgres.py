@@ -21,6 +21,7 @@ from finews.store.base import SearchHit, relevance_score
 from finews.store.sql import (
     _FULL_A,
     CHECKPOINT_MIGRATION,
+    SITE_STOCKS_MIGRATION,
     STOCKS_MIGRATION,
     Store,
     _confirmed,
@@ -93,6 +94,7 @@ MIGRATIONS = [
     """,
     CHECKPOINT_MIGRATION,
     STOCKS_MIGRATION,
+    SITE_STOCKS_MIGRATION,
 ]
 
 
@@ -110,6 +112,7 @@ class PostgresStore(Store):
     no_limit = None
     utf8_bytes = "convert_to({}, 'UTF8')"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    joined = "string_agg({}, ' ')"
 
     def __init__(self, archive: ArchiveURL, category_overrides: dict[str, str] | None = None):
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -160,7 +161,7 @@ def _stored_fields(article: Article) -> tuple:
 
 
 STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators",
-                "securities", "security_names", "article_securities")
+                "securities", "security_names", "article_securities", "mention_names")
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
 _NEWEST_NAME = ("(SELECT n.name FROM security_names n WHERE n.secid = s.secid "
                 "ORDER BY n.last_seen DESC LIMIT 1)")
@@ -192,6 +193,17 @@ STOCKS_MIGRATION = """
     );
     CREATE INDEX article_securities_secid ON article_securities (secid, key)
 """
+SITE_STOCKS_MIGRATION = """
+    ALTER TABLE article_log ADD COLUMN stocks TEXT NOT NULL DEFAULT '';
+    CREATE TABLE mention_names (
+        secid TEXT NOT NULL, name TEXT NOT NULL, mentions BIGINT NOT NULL,
+        PRIMARY KEY (secid, name)
+    )
+"""
+"""What the site needs of securities: the log keeps the secids an article named when it was
+logged (space-separated), so a build rewrites the pages of the securities an article left
+as well as of those it joined; ``mention_names`` counts the names text mentions wrote
+(``航天科技(000901)``), for the display name of a security no stock link ever named."""
 """The securities each article mentions (finews.stocks): ``origin`` is list, link, text or
 name; ``is_first`` marks the security it names first. A security keeps every name it was
 linked under, with when it was last seen; the newest is its name."""
@@ -209,6 +221,8 @@ class Store(ABC):
     utf8_bytes = "CAST({} AS BLOB)"
     """SQL that gives a text value's UTF-8 bytes."""
     skip_locked = ""
+    joined = "group_concat({}, ' ')"
+    """SQL that joins a column's values with spaces (an aggregate)."""
 
     @abstractmethod
     def _x(self, sql: str, params: tuple | list = ()) -> Any:
@@ -344,17 +358,18 @@ class Store(ABC):
             rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
             token_rows.append((key, a))
             tag_rows += [(tag, key) for tag in a.tags]
-            log_rows.append(("put", key, a.id, a.code, a.category, fields[2], fields[5]))
+            log_rows.append(["put", key, a.id, a.code, a.category, fields[2], fields[5]])
             stored[a.id] = _Row(key, fields, a.content_hash, first_seen, now, a.source)
         self._x("SAVEPOINT bulk")
         try:
             self._xm(_INSERT_ARTICLE, rows)
             self._index(token_rows)
-            self._write_mentions(token_rows)
+            named = self._write_mentions(token_rows)
             self._xm(_INSERT_TAG, tag_rows)
             self._xm(
-                "INSERT INTO article_log (action, key, id, code, category, published, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", log_rows)
+                "INSERT INTO article_log (action, key, id, code, category, published, tags, stocks) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, " ".join(named.get(row[1], ()))) for row in log_rows])
         except self.integrity_errors:
             self._x("ROLLBACK TO bulk")
             self._x("RELEASE bulk")
@@ -410,11 +425,14 @@ class Store(ABC):
                 (article_id,),
             )
 
-    def _log(self, action: str, key: int) -> None:
+    def _log(self, action: str, key: int, stocks: str | None = None) -> None:
+        """Log a change with the securities the article names now (or ``stocks``)."""
+        named = (f"COALESCE((SELECT {self.joined.format('m.secid')} FROM article_securities m "
+                 "WHERE m.key = articles.key), '')") if stocks is None else "?"
         self._x(
-            "INSERT INTO article_log (action, key, id, code, category, published, tags) "
-            "SELECT ?, key, id, code, category, published, tags FROM articles WHERE key=?",
-            (action, key),
+            "INSERT INTO article_log (action, key, id, code, category, published, tags, stocks) "
+            f"SELECT ?, key, id, code, category, published, tags, {named} FROM articles WHERE key=?",
+            (action, key) if stocks is None else (action, stocks, key),
         )
 
     def _insert(
@@ -475,21 +493,31 @@ class Store(ABC):
             self._matcher = NameMatcher((name, parse_secid(secid)) for name, secid in rows)
         return self._matcher
 
-    def _write_mentions(self, rows: list[tuple[int, Article]]) -> None:
-        """The securities of newly written articles, in the same transaction."""
+    def _write_mentions(self, rows: list[tuple[int, Article]]) -> dict[int, list[str]]:
+        """The securities of newly written articles, in the same transaction; returns the
+        secids of each, the first named first."""
         names = self._names()
         mentions, securities, learned = [], {}, []
+        named: dict[int, list[str]] = {}
+        written: Counter[tuple[str, str]] = Counter()
         for key, article in rows:
             found = article_mentions(article.title, article.html or article.body, article.stocks, names)
+            named[key] = [mention.security.secid for mention in found]
             for position, mention in enumerate(found):
                 security = mention.security
                 mentions.append((key, security.secid, mention.origin, int(position == 0)))
+                if mention.origin == "text" and mention.name:
+                    written[security.secid, mention.name] += 1
                 securities[security.secid] = (security.secid, security.market, security.code, security.kind)
             learned += _linked_names(article, found)
         self._xm("INSERT INTO article_securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", mentions)
+        self._xm("INSERT INTO mention_names VALUES (?, ?, ?) ON CONFLICT (secid, name) DO UPDATE "
+                 "SET mentions = mention_names.mentions + excluded.mentions",
+                 [(secid, name, n) for (secid, name), n in written.items()])
         self._xm("INSERT INTO securities VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  list(securities.values()))
         self._remember_names(learned)
+        return named
 
     def reextract_stocks(self, on_batch: Callable[[int], None] = lambda n: None) -> int:
         """Find the securities of every stored article again, from its stored text and
@@ -497,22 +525,40 @@ class Store(ABC):
         every stock link are learned first, then every article is read with all of them.
         Each batch is one transaction; the securities a source listed are kept."""
         for learning in (True, False):
+            if not learning:
+                with self.transaction():
+                    self._x("DELETE FROM mention_names")  # counted again below
             for batch in chunks(self.iter_articles(batch=1000), 1000):
                 self._reextract(batch, learning)
                 on_batch(len(batch))
         return self.count()
 
     def _reextract(self, batch: list[Article], learning: bool) -> None:
+        """Also refreshes each body's publishable HTML (a newer finews may publish it
+        differently: K-line images became stock marks). Articles whose securities or HTML
+        changed are logged, so that the next build rewrites their pages and those of every
+        security they joined or left."""
         with self.transaction():
             if learning:
                 self._learn_names(batch)
                 return
             keys = [a.key for a in batch]
+            before = self.stock_ids(keys)
             listed = self.stocks_of(keys, origin="list")
             self._x(f"DELETE FROM article_securities WHERE key IN ({','.join('?' * len(keys))})", keys)
+            republished = []
             for article in batch:
                 article.stocks = [s["secid"] for s in listed[article.key]]
-            self._write_mentions([(a.key, a) for a in batch])
+                fresh = publishable_html(article.body, article.url)
+                if fresh != article.html:
+                    article.html = fresh
+                    republished.append(article.key)
+                    self._x("UPDATE articles SET html=? WHERE key=?",
+                            (_html_column(article.body, fresh), article.key))
+            after = self._write_mentions([(a.key, a) for a in batch])
+            for key in keys:
+                if key in republished or set(before[key]) != set(after[key]):
+                    self._log("put", key, " ".join(dict.fromkeys([*after[key], *before[key]])))
 
     def _learn_names(self, batch: list[Article]) -> None:
         self._remember_names([name for a in batch for name in _linked_names(a, article_mentions("", a.html))])
@@ -544,6 +590,47 @@ class Store(ABC):
                                    "name": name or "", "kind": kind})
         return found
 
+    def stock_ids(self, keys: list[int]) -> dict[int, list[str]]:
+        """The secids of each article (by key), the first named first."""
+        found: dict[int, list[str]] = {key: [] for key in keys}
+        for chunk in chunks(keys, 500):
+            for key, secid in self._x(
+                f"SELECT key, secid FROM article_securities WHERE key IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY key, is_first DESC, secid", chunk,
+            ):
+                found[key].append(secid)
+        return found
+
+    def all_security_names(self) -> dict[str, list[str]]:
+        """Every name each security was linked under, the newest first, for a whole site
+        build in two queries. A security no link ever named is shown under the name its
+        text mentions used most often: ``其中宁德时代(300750)`` is a misreading once, while
+        the real name recurs."""
+        names: dict[str, list[str]] = {}
+        for secid, name in self._x(
+                "SELECT secid, name FROM security_names ORDER BY secid, last_seen DESC, name"):
+            names.setdefault(secid, []).append(name)
+        written: dict[str, tuple[int, int, str]] = {}
+        for secid, name, n in self._x("SELECT secid, name, mentions FROM mention_names"):
+            rank = (n, -len(name), name)  # a tie goes to the shorter name
+            if secid not in names and rank > written.get(secid, (0, 0, "")):
+                written[secid] = rank
+        names.update({secid: [name] for secid, (_, _, name) in written.items()})
+        return names
+
+    def security_counts(self, keys: tuple[int, int] | None = None) -> dict[str, int]:
+        """How many articles (in a key range) name each security; without a range the count
+        is read from the index alone, five times faster."""
+        where, params = ("WHERE key BETWEEN ? AND ? ", keys) if keys else ("", ())
+        return dict(self._x(f"SELECT secid, COUNT(*) FROM article_securities {where}GROUP BY secid",
+                            params))
+
+    def mention_keys(self, secid: str, keys: tuple[int, int]) -> list[int]:
+        """The keys of the articles naming a security, in a key range, oldest first."""
+        return [key for (key,) in self._x(
+            "SELECT key FROM article_securities WHERE secid = ? AND key BETWEEN ? AND ? ORDER BY key",
+            (secid, *keys))]
+
     def security_names(self, secid: str) -> list[tuple[str, int]]:
         """(name, last seen in Unix seconds) of every name a security was linked under,
         the newest first."""
@@ -551,7 +638,7 @@ class Store(ABC):
             "SELECT name, last_seen FROM security_names WHERE secid = ? ORDER BY last_seen DESC",
             (secid,))]
 
-    def securities(self, query: str = "", limit: int = 100) -> list[dict]:
+    def securities(self, query: str = "", limit: int | None = 100) -> list[dict]:
         """Securities with news, most mentioned first; ``query`` matches a code, a secid or
         any name it was seen under."""
         where, params = "", ()
@@ -563,7 +650,8 @@ class Store(ABC):
         rows = self._x(
             f"SELECT s.secid, s.market, s.code, s.kind, {_NEWEST_NAME}, "
             "(SELECT COUNT(*) FROM article_securities m WHERE m.secid = s.secid) AS n "
-            f"FROM securities s {where} ORDER BY n DESC, s.secid LIMIT ?", (*params, limit),
+            f"FROM securities s {where} ORDER BY n DESC, s.secid LIMIT ?",
+            (*params, self.no_limit if limit is None else limit),
         )
         return [{"secid": secid, "market": market, "code": code, "kind": kind, "name": name or "",
                  "articles": n} for secid, market, code, kind, name, n in rows]
@@ -699,9 +787,10 @@ class Store(ABC):
 
     def log_since(self, seq: int) -> list[LogEntry]:
         return [
-            LogEntry(s, action, key, aid, code, category, _dt(published), _tags(tags))
-            for s, action, key, aid, code, category, published, tags in self._x(
-                "SELECT * FROM article_log WHERE seq > ? ORDER BY seq", (seq,)
+            LogEntry(s, action, key, aid, code, category, _dt(published), _tags(tags), stocks.split())
+            for s, action, key, aid, code, category, published, tags, stocks in self._x(
+                "SELECT seq, action, key, id, code, category, published, tags, stocks "
+                "FROM article_log WHERE seq > ? ORDER BY seq", (seq,)
             )
         ]
 
@@ -716,43 +805,59 @@ class Store(ABC):
         offset: int = 0,
         with_body: bool = False,
         stock: str | None = None,
+        with_stocks: bool = False,
     ) -> list[Article]:
-        """Articles filtered by category, tag, key range and security, in key order."""
+        """Articles filtered by category, tag, key range and security, in key order;
+        ``with_stocks`` fills each one's ``stocks`` with the secids it names."""
         where, params = self._filters(category, tag, keys, stock)
         order = "DESC" if newest_first else "ASC"
         cols = _FULL if with_body else _SUMMARY
-        return self._articles(
+        found = self._articles(
             f"SELECT {cols} FROM {where} ORDER BY key {order} LIMIT ? OFFSET ?",
             (*params, self.no_limit if limit is None else limit, offset),
         )
+        return self._with_stocks(found) if with_stocks else found
+
+    def _with_stocks(self, articles: list[Article]) -> list[Article]:
+        named = self.stock_ids([a.key for a in articles])
+        for article in articles:
+            article.stocks = named[article.key]
+        return articles
 
     def page_bodies(
         self, *, category: str, keys: tuple[int, int], limit: int
     ) -> list[tuple[Article, bytes]]:
-        """An outlet's articles in key order (oldest first) without their text, each with
-        its publishable HTML as UTF-8: a full build writes every body, and decoding each
-        into text only to encode it again was a tenth of the build's work."""
+        """An outlet's articles in key order (oldest first) without their text, with the
+        secids they name, each with its publishable HTML as UTF-8: a full build writes
+        every body, and decoding each into text only to encode it again was a tenth of the
+        build's work."""
         sql = (f"SELECT {_SUMMARY}, {self.utf8_bytes.format(_PUBLISHABLE)} FROM articles "
                "WHERE category = ? AND key BETWEEN ? AND ? ORDER BY key LIMIT ?")
-        return [(_row_to_article(row[:-1]), bytes(row[-1]))
+        rows = [(_row_to_article(row[:-1]), bytes(row[-1]))
                 for row in self._x(sql, (category, *keys, limit))]
+        self._with_stocks([article for article, _ in rows])
+        return rows
 
     def count(
         self, *, category: str | None = None, tag: str | None = None,
-        keys: tuple[int, int] | None = None,
+        keys: tuple[int, int] | None = None, stock: str | None = None,
     ) -> int:
-        """How many articles, of an outlet, with a tag, in a key range."""
-        where, params = self._key_filters(category, tag, keys)
+        """How many articles, of an outlet, with a tag, naming a security, in a key range."""
+        where, params = self._key_filters(category, tag, keys, stock)
         return self._x(f"SELECT COUNT(*) FROM {where}", params).fetchone()[0]
 
     def _key_filters(
-        self, category: str | None, tag: str | None, keys: tuple[int, int] | None
+        self, category: str | None, tag: str | None, keys: tuple[int, int] | None,
+        stock: str | None = None,
     ) -> tuple[str, tuple]:
-        """Like _filters, for queries that need only keys: a tag alone is answered from
-        article_tags, since joining the articles would read every one of them."""
-        if tag is None or category is not None:
-            return self._filters(category, tag, keys)
-        where, params = "article_tags WHERE tag = ?", (tag,)
+        """Like _filters, for queries that need only keys: a tag or a security alone is
+        answered from its own table, since joining the articles would read every one."""
+        alone = [(table, column, value) for table, column, value in (
+            ("article_tags", "tag", tag), ("article_securities", "secid", stock)) if value is not None]
+        if category is not None or len(alone) != 1:
+            return self._filters(category, tag, keys, stock)
+        table, column, value = alone[0]
+        where, params = f"{table} WHERE {column} = ?", (value,)
         if keys is not None:
             where, params = where + " AND key BETWEEN ? AND ?", (*params, *keys)
         return where, params
@@ -780,10 +885,10 @@ class Store(ABC):
         return f"{source} " + ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
     def nth_key(self, position: int, *, keys: tuple[int, int], category: str | None = None,
-                tag: str | None = None) -> int | None:
+                tag: str | None = None, stock: str | None = None) -> int | None:
         """The key at ``position`` (0 is the oldest) of the filtered articles, or None: read
         from an index alone, where skipping with OFFSET would read each skipped article."""
-        where, params = self._key_filters(category, tag, keys)
+        where, params = self._key_filters(category, tag, keys, stock)
         row = self._x(f"SELECT key FROM {where} ORDER BY key LIMIT 1 OFFSET ?",
                       (*params, position)).fetchone()
         return row[0] if row else None

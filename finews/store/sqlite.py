@@ -18,6 +18,7 @@ from finews.store.sql import (
     _FULL_A,
     _SUMMARY_A,
     CHECKPOINT_MIGRATION,
+    SITE_STOCKS_MIGRATION,
     STOCKS_MIGRATION,
     Store,
     _confirmed,
@@ -152,6 +153,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     CHECKPOINT_MIGRATION,
     STOCKS_MIGRATION,
+    SITE_STOCKS_MIGRATION,
 ]
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"

@@ -40,6 +40,11 @@ def fill(store, n: int = 30, start: int = 0) -> None:
     ])
 
 
+def site_files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and ".finews" not in p.parts and "pagefind" not in p.parts}
+
+
 def build(store, settings, out: Path, **options) -> object:
     return SiteBuilder(store, settings, BuildOptions(out=out, search=False, **options)).build()
 

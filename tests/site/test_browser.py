@@ -91,3 +91,26 @@ def test_search_finds_a_two_character_chinese_word(browser, served_site):
     texts = results.all_inner_texts()
     assert sum("芯片" in text for text in texts) == 29, texts[:5]  # every generated one but #3
     page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_stock_directory_narrows_as_the_reader_types_and_pages_fit(browser, served_site, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(served_site + "/stock/")
+    everything = page.locator("ul.stocks li:visible").count()
+    assert everything == 4
+    page.fill("#stock-query", "潍柴")
+    assert page.locator("ul.stocks li:visible").all_inner_texts() == ["潍柴动力 000338 · 1 篇"]
+    assert page.locator("#stock-status").inner_text() == "找到 1 只"
+    page.fill("#stock-query", "01810")
+    assert page.locator("section.market:visible h2").all_inner_texts() == ["港股 2"]
+    page.click("ul.stocks li:visible a")
+    assert page.locator("h1").inner_text() == "小米集团"
+    assert page.locator("figure.chart svg rect").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    page.click("ol.items li a >> nth=0")
+    assert page.locator("p.stocks a.chip").count() == 1
+    assert errors == []
+    page.close()

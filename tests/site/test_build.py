@@ -13,7 +13,7 @@ import lxml.html
 import pytest
 
 from finews.site.output import MANIFEST
-from tests.site.conftest import build, fill, sample_settings
+from tests.site.conftest import build, fill, sample_settings, site_files
 
 SNAPSHOT = Path(__file__).parent.parent / "data" / "site-snapshot"
 DANGEROUS_URL = re.compile(r"^\s*(javascript|data|vbscript):", re.I)
@@ -24,18 +24,14 @@ def pages(out: Path, suffix: str = ".html") -> list[Path]:
                   and "pagefind" not in p.parts)
 
 
-def site_files(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
-            if p.is_file() and ".finews" not in p.parts and "pagefind" not in p.parts}
-
-
 def test_every_kind_of_page_is_there(site):
     _, _, out, report = site
     assert report.full
     for path in [
         "index.html", "404.html", "search.html", "feed.xml", "sitemap.xml", "robots.txt",
         "static/finews.css", "category/nanfangdushibao.html", "category/nanfangdushibao.xml",
-        "category/nanfangdushibao/1.html", "tag/芯片.html", "archive/2025/03/10.html",
+        "stock/index.html", "stock/0.000338.html", "stock/0.000338.xml", "tag/芯片.html",
+        "archive/2025/03/10.html",
         "nanfangdushibao/2025/03/10/NW20250310000000000000.html",
         "cailianshe/2022/04/21/NW202204212352230938.html",
         "emnews/2022/04/21/202204212352230938.html",  # redirect of the merged second id
@@ -43,6 +39,7 @@ def test_every_kind_of_page_is_there(site):
         "sitemaps/2025-03.xml", "sitemaps/pages.xml",
     ]:
         assert (out / path).is_file(), path
+    assert not (out / "category/nanfangdushibao/1.html").exists(), "one block: no numbered page"
 
 
 def test_snapshot_of_a_small_site(site):
