@@ -49,3 +49,26 @@ def settings_for(toml_text: str, root: Path):
     from finews.config import parse_settings
 
     return parse_settings(tomllib.loads(toml_text), root)
+
+
+def collect_companies(root: Path):
+    """A mock Eastmoney of 200 articles naming companies (listed, linked, in text) over a
+    flash list and two columns, collected into ``root/a.db``: (the mock world, the store)."""
+    import asyncio
+
+    from finews.collect import Collector
+    from finews.mocknews import MockNews, MockNewsServer, overlap_sources_toml
+    from finews.store import open_store
+
+    world = MockNews(columns=2, seed=4, overlap=True, stocks=True)
+    world.publish(200)
+    server = MockNewsServer(world).start()
+    try:
+        settings = settings_for("[fetch]\nmin_interval = 0\nretries = 1\n" + overlap_sources_toml(
+            server.url, 2, page_size=50, max_pages=10, flash_full_text="always", legacy_count=1000),
+            root)
+        store = open_store(str(root / "a.db"))
+        asyncio.run(Collector(store, settings).run(settings.sources))
+    finally:
+        server.stop()
+    return world, store

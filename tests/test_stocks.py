@@ -169,33 +169,20 @@ def test_stocks_and_search_by_stock_from_the_command_line(tmp_path):
 def test_a_fetch_finds_the_companies_the_mock_world_mentions(tmp_path):
     """Against a mock source whose articles mention companies (linked, listed and in plain
     text): per article, precision and recall of the securities the archive keeps."""
-    import asyncio
+    from tests.conftest import collect_companies
 
-    from finews.collect import Collector
-    from finews.mocknews import MockNews, MockNewsServer, overlap_sources_toml
-    from finews.store import open_store
-    from tests.conftest import settings_for
+    world, store = collect_companies(tmp_path)
+    with store:
+        by_id = {a.id: a for a in store.summaries()}
+        found = store.stocks_of([a.key for a in by_id.values()])
+        right = got = expected = 0
+        for article in world.articles:
+            secids = {s["secid"] for s in found[by_id[article.code].key]}
+            right += len(secids & article.secids)
+            got += len(secids)
+            expected += len(article.secids)
+        assert expected > 150
+        assert right / got >= 0.99 and right / expected >= 0.98, (right, got, expected)
+        named = store.securities("华夏储能")
+        assert [s["secid"] for s in named] == ["0.301987"]
 
-    world = MockNews(columns=2, seed=4, overlap=True, stocks=True)
-    world.publish(200)
-    server = MockNewsServer(world).start()
-    try:
-        settings = settings_for("[fetch]\nmin_interval = 0\nretries = 1\n" + overlap_sources_toml(
-            server.url, 2, page_size=50, max_pages=10, flash_full_text="always", legacy_count=1000),
-            tmp_path)
-        with open_store(str(tmp_path / "a.db")) as store:
-            asyncio.run(Collector(store, settings).run(settings.sources))
-            by_id = {a.id: a for a in store.summaries()}
-            found = store.stocks_of([a.key for a in by_id.values()])
-            right = got = expected = 0
-            for article in world.articles:
-                secids = {s["secid"] for s in found[by_id[article.code].key]}
-                right += len(secids & article.secids)
-                got += len(secids)
-                expected += len(article.secids)
-            assert expected > 150
-            assert right / got >= 0.99 and right / expected >= 0.98, (right, got, expected)
-            named = store.securities("华夏储能")
-            assert [s["secid"] for s in named] == ["0.301987"]
-    finally:
-        server.stop()

@@ -3,7 +3,6 @@ companies (listed, linked and in plain text), kept exact through rebuilds."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from finews.model import BEIJING
 from finews.site.pages import stock_path
 from finews.store import open_store
-from tests.conftest import DATA, make_article, settings_for
+from tests.conftest import DATA, collect_companies, make_article
 from tests.site.conftest import build, sample_settings, site_files
 
 
@@ -36,21 +35,8 @@ def href(a) -> str:
 @pytest.fixture(scope="module")
 def fetched(tmp_path_factory):
     """200 mock articles collected from a flash list and two columns, then built."""
-    from finews.collect import Collector
-    from finews.mocknews import MockNews, MockNewsServer, overlap_sources_toml
-
     root = tmp_path_factory.mktemp("stocks")
-    world = MockNews(columns=2, seed=4, overlap=True, stocks=True)
-    world.publish(200)
-    server = MockNewsServer(world).start()
-    try:
-        settings = settings_for("[fetch]\nmin_interval = 0\nretries = 1\n" + overlap_sources_toml(
-            server.url, 2, page_size=50, max_pages=10, flash_full_text="always", legacy_count=1000),
-            root)
-        store = open_store(str(root / "a.db"))
-        asyncio.run(Collector(store, settings).run(settings.sources))
-    finally:
-        server.stop()
+    world, store = collect_companies(root)
     site = sample_settings(root)
     build(store, site, root / "site", per_page=20)
     yield world, store, site, root
