@@ -44,6 +44,10 @@ _EMPTY_P = re.compile(r"<p[^>]*>(?:\s|\u3000|\u00a0|&nbsp;|<br\s*/?>)*</p>", re.
 STOCK_IMAGES = re.compile(r"<!--\s*EM_StockImg_Start\s*-->.*?<!--\s*EM_StockImg_End\s*-->", re.S | re.I)
 """Eastmoney's live K-line pictures of the securities a page names, between two comments."""
 _QUOTE_PICTURE = re.compile(r"GetPic\.aspx\?nid=(\d{1,3}\.[A-Za-z0-9]{1,10})")
+_OPEN_A = re.compile(r"<a\b[^>]*>")
+_REL = re.compile(r'\s+rel="[^"]*"')
+_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)")
+"""An image needs ``alt``; one its source gave none is marked decorative (empty)."""
 _BLOCK_END = re.compile(r"</(?:p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.I)
 
 
@@ -81,10 +85,19 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
         link_rel="noopener noreferrer nofollow",
         attribute_filter=fix_url,
     )
+    cleaned = _OPEN_A.sub(_rel_only_on_links, cleaned)
+    cleaned = _IMG_WITHOUT_ALT.sub('<img alt=""', cleaned)
     cleaned = _INDENT.sub(r"\1", cleaned).lstrip(_LEADING)
     if "</p>" in cleaned:
         cleaned = _EMPTY_P.sub("", cleaned)
     return cleaned.strip()
+
+
+def _rel_only_on_links(tag: re.Match[str]) -> str:
+    """nh3 adds ``rel`` to every ``<a>``, also to one whose ``href`` it removed
+    (``javascript:``, empty, a Word anchor), which HTML does not allow."""
+    text = tag.group(0)
+    return text if " href=" in text else _REL.sub("", text)
 
 
 def strip_highlights(text: str) -> str:

@@ -46,7 +46,7 @@ def test_urls_become_absolute_and_indents_go():
     )
     assert cleaned == (
         '<p>段落<a href="https://finance.eastmoney.com/a/1.html" '
-        'rel="noopener noreferrer nofollow">相关</a><img src="https://img.test/x.jpg"></p>'
+        'rel="noopener noreferrer nofollow">相关</a><img alt="" src="https://img.test/x.jpg"></p>'
     )
 
 
@@ -56,3 +56,16 @@ def test_titles_and_text():
     assert strip_bracket_title("【标题】正文") == "正文"
     assert text_to_html("a&lt;b&gt; <em>c</em>\nd") == "<p>a&lt;b&gt; c</p><p>d</p>"
     assert publishable_html("第一段\n第二段 A&B") == "<p>第一段</p><p>第二段 A&amp;B</p>"
+
+
+def test_links_without_an_address_carry_no_rel_and_images_always_have_alt():
+    """The Nu HTML Checker's two errors in real bodies: nh3 put ``rel`` on anchors whose
+    ``href`` it removed, and source images came without ``alt``."""
+    cleaned = sanitize_html(
+        '<p><a href="javascript:alert(1)">一</a><a title="t">二</a><a href="">三</a>'
+        '<a href="https://a.test/">四</a><img src="https://a.test/x.png">'
+        '<img src="https://a.test/y.png" alt="图表"></p>')
+    assert cleaned == (
+        '<p><a>一</a><a title="t">二</a><a>三</a>'
+        '<a href="https://a.test/" rel="noopener noreferrer nofollow">四</a>'
+        '<img alt="" src="https://a.test/x.png"><img src="https://a.test/y.png" alt="图表"></p>')

@@ -148,6 +148,11 @@ def test_article_page_content(site):
     assert 'rel="prev" href="/nanfangdushibao/2025/03/12/NW20250310000000000006.html"' in page
     assert 'rel="next" href="/nanfangdushibao/2025/03/10/NW20250310000000000000.html"' in page
     assert "原文：" in page and "https://finance.eastmoney.com/a/" in page
+    head = lxml.html.fromstring(page.encode()).head
+    metas = {m.get("property") or m.get("name"): m.get("content") for m in head.iter("meta")}
+    assert metas["og:title"] == head.findtext("title").rsplit(" - ", 1)[0]
+    assert metas["og:url"].startswith("https://news.example.com/nanfangdushibao/2025/03/11/")
+    assert metas["description"] == metas["og:description"] and metas["description"]
 
 
 def test_incremental_build_equals_a_full_build(site, tmp_path):
