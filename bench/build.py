@@ -59,10 +59,12 @@ def build(db: Path, out: Path, search: bool, full: bool, queue) -> None:
     queue.put((seconds, report.pages, own, children, report.search_seconds))
 
 
-def phase(*args):
+def phase(*args, target=None):
+    """Run ``target`` (the build, by default) in a fresh process; it puts its result on the
+    queue given as its last argument."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    process = ctx.Process(target=build, args=(*args, queue))
+    process = ctx.Process(target=target or build, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()

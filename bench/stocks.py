@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.build import add_ten, make_archive
+from bench.build import add_ten, make_archive, phase
 from bench.corpus import articles
 from bench.machine import cpu_check
 from finews.mocknews import COMPANIES
@@ -118,18 +118,6 @@ def _build(db: Path, out: Path, full: bool, with_stocks: bool, queue) -> None:
         queue.put((time.perf_counter() - started, report.pages))
 
 
-def _phase(*args) -> tuple[float, int]:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_build, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
-
-
 def _build_cost(n: int) -> None:
     import os
     import shutil
@@ -157,10 +145,10 @@ def _build_cost(n: int) -> None:
         rebuilds: dict[bool, list[float]] = {True: [], False: []}
         for round_, with_stocks in enumerate((False, True, False, True)):
             out = work / f"site-{round_}"
-            fulls[with_stocks].append(_phase(db, out, True, with_stocks))
+            fulls[with_stocks].append(phase(db, out, True, with_stocks, target=_build))
             for i in range(3):
                 add_ten(db, round_ * 3 + i)
-                rebuilds[with_stocks].append(_phase(db, out, False, with_stocks)[0])
+                rebuilds[with_stocks].append(phase(db, out, False, with_stocks, target=_build)[0])
             shutil.rmtree(out)
         for with_stocks in (False, True):
             seconds = min(s for s, _ in fulls[with_stocks])
