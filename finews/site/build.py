@@ -459,7 +459,7 @@ class SiteBuilder:
         security = parse_secid(secid) or Security(0, secid)
         label = _market_label(security)
         return self._new_listing(
-            out, self.renderer.security_names.get(secid) or security.code,
+            out, self.renderer.stock_link(secid)["name"],
             lambda k: stock_path(secid, k), feed=stock_feed_path(secid),
             subheading=lambda n: f"{security.code} · {label} · 共 {n} 篇",
             intro=lambda listing: self._stock_intro(secid, listing, window), keep=FEED_SIZE,
@@ -507,10 +507,9 @@ class SiteBuilder:
             security = parse_secid(secid)
             if security is None:
                 continue
-            names = self._names.get(secid) or [security.code]
             groups[_market_label(security)].append({
-                "secid": secid, "code": security.code, "name": names[0],
-                "names": " ".join(names[1:]), "count": count})
+                "secid": secid, "code": security.code, "name": self.renderer.stock_link(secid)["name"],
+                "names": " ".join(self._names.get(secid, [])[1:]), "count": count})
         listed = [(label, sorted(entries, key=lambda e: (-e["count"], e["secid"])))
                   for label, entries in groups.items() if entries]
         self._write(out, STOCK_DIRECTORY, self.renderer.stock_directory(listed))

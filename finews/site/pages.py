@@ -192,10 +192,11 @@ class Renderer:
         self._stock_links.clear()
 
     def stock_links(self, secids: list[str]) -> list[dict[str, str]]:
-        return [self._stock_link(secid) for secid in secids]
+        return [self.stock_link(secid) for secid in secids]
 
-    def _stock_link(self, secid: str) -> dict[str, str]:
-        """Made once per security and build: lists show thousands of chips."""
+    def stock_link(self, secid: str) -> dict[str, str]:
+        """A security's code, display name (its newest, else its code), page and chip:
+        made once per security and build, since lists show thousands of chips."""
         link = self._stock_links.get(secid)
         if link is None:
             code = secid.partition(".")[2]
@@ -207,7 +208,7 @@ class Renderer:
         return link
 
     def _chips(self, secids: list[str]) -> str:
-        return "".join(self._stock_link(secid)["chip"] for secid in secids[:CHIPS])
+        return "".join(self.stock_link(secid)["chip"] for secid in secids[:CHIPS])
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ class Renderer:
         for label, entries in groups:
             items = "\n".join(
                 f'<li data-search="{_esc(s["name"])} {_esc(s["names"])} {s["code"]} {s["secid"]}">'
-                f'<a href="{self._stock_link(s["secid"])["href"]}">{_esc(s["name"])}</a> '
+                f'<a href="{self.stock_link(s["secid"])["href"]}">{_esc(s["name"])}</a> '
                 f'<span class="meta">{s["code"]} · {s["count"]} 篇</span></li>' for s in entries)
             sections.append(f'<section class="market">\n<h2>{label} <small class="meta">{len(entries)}'
                             f'</small></h2>\n<ul class="stocks">\n{items}\n</ul>\n</section>')

@@ -358,7 +358,7 @@ class Store(ABC):
             rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
             token_rows.append((key, a))
             tag_rows += [(tag, key) for tag in a.tags]
-            log_rows.append(["put", key, a.id, a.code, a.category, fields[2], fields[5]])
+            log_rows.append(("put", key, a.id, a.code, a.category, fields[2], fields[5]))
             stored[a.id] = _Row(key, fields, a.content_hash, first_seen, now, a.source)
         self._x("SAVEPOINT bulk")
         try:
@@ -546,13 +546,13 @@ class Store(ABC):
             before = self.stock_ids(keys)
             listed = self.stocks_of(keys, origin="list")
             self._x(f"DELETE FROM article_securities WHERE key IN ({','.join('?' * len(keys))})", keys)
-            republished = []
+            republished = set()
             for article in batch:
                 article.stocks = [s["secid"] for s in listed[article.key]]
                 fresh = publishable_html(article.body, article.url)
                 if fresh != article.html:
                     article.html = fresh
-                    republished.append(article.key)
+                    republished.add(article.key)
                     self._x("UPDATE articles SET html=? WHERE key=?",
                             (_html_column(article.body, fresh), article.key))
             after = self._write_mentions([(a.key, a) for a in batch])
