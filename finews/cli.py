@@ -470,7 +470,7 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
     target = ArchiveURL.parse(target_url, Path.cwd())
     if target == settings.archive_url:
         raise FinewsError("--to names the archive being copied; give another one")
-    with _open(ctx) as source, open_store(target, settings.categories) as destination:
+    with _open(ctx) as source, open_store(target, settings.categories, settings.stories) as destination:
         total = source.count()
         with _progress("Migrating", total) as progress:
             already = destination.count()
@@ -493,10 +493,13 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
 @click.option("--limit", default=20, show_default=True, help="At most this many (1-500).")
 @click.option("--ranked", is_flag=True, help="Best matches first (headline hits, then recency).")
 @click.option("--stock", help="Only articles about this security: 1.600519, 600519 or a name.")
+@click.option("--group", type=click.Choice(["story"]),
+              help="One result per story (its first match), with the other outlets' copies.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, since: str | None,
-           until: str | None, limit: int, ranked: bool, stock: str | None, as_json: bool) -> None:
+           until: str | None, limit: int, ranked: bool, stock: str | None, group: str | None,
+           as_json: bool) -> None:
     """Find the articles that contain QUERY, newest first.
 
     Any Chinese text of any length matches exactly where it occurs (芯片, 降息, 央); words
@@ -509,7 +512,7 @@ def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, 
 
     settings = _settings(ctx)
     filters = Filters(outlet=outlet, tag=tag, since=since, until=until, q=query, limit=limit,
-                      ranked=ranked, stock=stock)
+                      ranked=ranked, stock=stock, group=group)
     with _open(ctx) as store:
         try:
             result = Archive(store, settings).search(filters)
@@ -541,6 +544,9 @@ def _print_hits(hits: list[dict]) -> None:
         when = hit["published"][:16].replace("T", " ")
         console.print(f"[bold]{escape(hit['title'])}[/]  [dim]{when} · {escape(hit['outlet'])}[/]")
         console.print("  " + marked(hit["snippet"]))
+        if hit.get("copies"):
+            outlets = "、".join(dict.fromkeys(c["outlet"] for c in hit["copies"]))
+            console.print(f"  [dim]同一新闻 {len(hit['copies'])} 篇：{escape(outlets)}[/]")
         console.print(f"  [dim]{hit['page']}[/]")
 
 
@@ -574,6 +580,38 @@ def stocks(ctx: click.Context, query: str, limit: int, reextract: bool, as_json:
                  [[s["secid"], s["name"], s["kind"], str(s["articles"])] for s in result])
     if not result:
         sys.exit(4)
+
+
+@cli.command()
+@click.option("--recompute", is_flag=True,
+              help="Group every stored article again, with the [stories] settings (an archive of "
+                   "an older finews, or new settings); the next build is a full one.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def stories(ctx: click.Context, recompute: bool, as_json: bool) -> None:
+    """Show how the archive's articles group into stories: the copies of one report
+    that several outlets ran, shown once on the site.
+
+    Example: finews stories --recompute
+    """
+    from finews.parallel import chunks
+
+    settings = _settings(ctx)
+    with _open(ctx) as store:
+        if recompute:
+            with _progress("Grouping stories", store.count()) as progress:
+                store.regroup_stories(chunks(store.iter_articles(batch=1000), 1000),
+                                      lambda n: progress.advance(progress.task_ids[0], n))
+        result = {"enabled": settings.stories.enabled, "articles": store.count(),
+                  "stories": store.story_count(), "ungrouped": store.ungrouped_count()}
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{result['articles']} articles, {result['stories']} stories of more than one article")
+    if result["ungrouped"] and settings.stories.enabled:
+        click.echo(f"{result['ungrouped']} articles have no story yet: run 'finews stories --recompute'")
+    if not settings.stories.enabled:
+        click.echo("Grouping is off ([stories] enabled = false)")
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from finews.errors import ConfigError
 from finews.slugs import is_safe_slug
 from finews.store.url import ArchiveURL
+from finews.stories import StoryRules
 
 CONFIG_NAME = "finews.toml"
 DATABASE_ENV = "FINEWS_DATABASE_URL"
@@ -117,6 +118,7 @@ class Settings:
     jekyll: JekyllSettings = field(default_factory=JekyllSettings)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     build: BuildSettings = field(default_factory=BuildSettings)
+    stories: StoryRules = field(default_factory=StoryRules)
     categories: dict[str, str] = field(default_factory=dict)
     sources: list[SourceSettings] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     root: Path = field(default_factory=Path.cwd)
@@ -226,6 +228,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("build.per_page: expected 1 or more")
     if settings.fetch.sources_at_once < 1:
         raise ConfigError("fetch.sources_at_once: expected 1 or more")
+    if settings.stories.window_days < 1:
+        raise ConfigError("stories.window_days: expected 1 or more")
+    if not 0 < settings.stories.threshold <= 1:
+        raise ConfigError("stories.threshold: expected a number above 0 and at most 1")
     for name in ("max_backoff", "lease"):
         try:
             parse_duration(getattr(settings.fetch, name))
@@ -260,7 +266,7 @@ def _load_sources(value: Any) -> list[SourceSettings]:
 def parse_settings(data: dict[str, Any], root: Path) -> Settings:
     sections = {
         "site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings,
-        "fetch": FetchConfig, "build": BuildSettings,
+        "fetch": FetchConfig, "build": BuildSettings, "stories": StoryRules,
     }
     settings = Settings(root=root)
     for key, value in data.items():
@@ -339,6 +345,14 @@ refresh_minutes = 0
 theme = ""
 # Articles per page on outlet and tag pages.
 per_page = 100
+
+[stories]
+# Group the copies of one report from several outlets into a story, shown once.
+enabled = true
+# Copies are at most this many days apart.
+window_days = 7
+# How much of the shorter copy's text (0 to 1) the longer must contain.
+threshold = 0.7
 
 [categories]
 # Fixed category slugs for outlets, overriding the pinyin of the outlet name:

@@ -67,6 +67,8 @@ class MockArticle:
     column: int
     paragraphs: list[str]
     lists: frozenset[str] = field(default_factory=frozenset)
+    story: str = ""
+    """The code of the article it reprints (with ``reprints``), else its own."""
     stocks: list[tuple[str, str]] = field(default_factory=list)
     """(name, secid) of the companies it mentions: the first by a stock link on its page,
     in the flash list's stockList and as 名称(code) in text; the second as 名称（code.SH）."""
@@ -85,8 +87,12 @@ class MockNews:
     """The generated world: articles per column, newest last."""
 
     def __init__(self, columns: int = 1, seed: int = 7, start: datetime | None = None,
-                 *, overlap: bool = False, stocks: bool = False):
+                 *, overlap: bool = False, stocks: bool = False, reprints: float = 0.0):
+        """``reprints``: the share of new articles that reprint a recent one under another
+        outlet, as the real site's outlets do (a marked headline, a dateline, a source
+        note, a trimmed paragraph; or a 7×24 item of the headline and lead)."""
         self.rng = random.Random(seed)
+        self.reprints = reprints
         self.stocks = stocks
         self.columns = columns
         self.overlap = overlap
@@ -138,19 +144,43 @@ class MockNews:
                 self.clock += timedelta(seconds=self.rng.randint(5, 90))
                 index = len(self.articles)
                 code = f"{self.clock:%Y%m%d}{index:010d}"
-                article = MockArticle(
-                    code=code, title=self._sentence()[:28].rstrip("。"), published=self.clock,
-                    outlet=self.rng.choice(OUTLETS), column=index % self.columns,
-                    paragraphs=[
-                        "".join(self._sentence() for _ in range(self.rng.randint(3, 6)))
-                        for _ in range(self.rng.randint(3, 8))
-                    ],
-                )
+                recent = self.articles[-30:]
+                if recent and self.rng.random() < self.reprints:
+                    article = self._reprint(self.rng.choice(recent), code, index)
+                else:
+                    article = MockArticle(
+                        code=code, title=self._sentence()[:28].rstrip("。"), published=self.clock,
+                        outlet=self.rng.choice(OUTLETS), column=index % self.columns,
+                        paragraphs=[
+                            "".join(self._sentence() for _ in range(self.rng.randint(3, 6)))
+                            for _ in range(self.rng.randint(3, 8))
+                        ], story=code,
+                    )
+                    if self.stocks:
+                        self._mention_companies(article)
                 article.lists = self._lists(article.column)
-                if self.stocks:
-                    self._mention_companies(article)
                 self.articles.append(article)
                 self.by_code[code] = article
+
+    def _reprint(self, original: MockArticle, code: str, index: int) -> MockArticle:
+        rng = self.rng
+        outlet = rng.choice([o for o in OUTLETS if o != original.outlet])
+        paragraphs = list(original.paragraphs)
+        title = original.title
+        if rng.random() < 0.25:  # a 7×24 item: the headline and the lead
+            paragraphs = [f"财联社{self.clock.month}月{self.clock.day}日电，{paragraphs[0]}"]
+        else:
+            title = rng.choice(["【独家】{}", "快讯：{}", outlet + "：{}", "{}"]).format(title)
+            if rng.random() < 0.5:
+                dateline = rng.choice(["（记者 王磊）", "本报讯（记者 李静）", "证券时报网讯，"])
+                paragraphs[0] = dateline + paragraphs[0]
+            if len(paragraphs) > 2 and rng.random() < 0.5:
+                del paragraphs[-1]
+            if rng.random() < 0.5:
+                paragraphs.append(f"（文章来源：{outlet}）")
+        return MockArticle(code=code, title=title, published=self.clock, outlet=outlet,
+                           column=index % self.columns, paragraphs=paragraphs,
+                           story=original.story, stocks=list(original.stocks))
 
     def _mention_companies(self, article: MockArticle) -> None:
         article.stocks = self.rng.sample(COMPANIES, self.rng.choice((0, 1, 1, 2)))

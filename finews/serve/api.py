@@ -23,7 +23,7 @@ from finews.serve.static import send_response
 
 POSITION_TTL = 0.25
 
-ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock"}
+ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock", "group"}
 STOCK_PARAMS = {"q", "limit"}
 SEARCH_PARAMS = ARTICLE_PARAMS | {"order"}
 
@@ -47,7 +47,7 @@ def _filters(request: Request, allowed: set[str], default_limit: int) -> Filters
         since=params.get("since") or None, until=params.get("until") or None,
         q=params.get("q") or None, limit=int(raw_limit),
         cursor=params.get("cursor") or None, ranked=order == "relevance",
-        stock=params.get("stock") or None,
+        stock=params.get("stock") or None, group=params.get("group") or None,
     )
 
 
@@ -140,6 +140,13 @@ class Api:
         data = archive.article(article_id)
         if data is None:
             return _error(404, "article_id", f"no article {article_id!r}")
+        return JSONResponse(data)
+
+    async def story(self, request: Request) -> Response:
+        story = request.path_params["story_id"]
+        data = self.archive().story(int(story)) if story.isdigit() and len(story) <= 19 else None
+        if data is None:
+            return _error(404, "story_id", f"no story {story!r}")
         return JSONResponse(data)
 
     async def stocks(self, request: Request) -> Response:

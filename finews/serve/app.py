@@ -37,7 +37,8 @@ class FinewsApp:
 
 def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsApp:
     """The whole server: /api/... from the archive, everything else from the built site."""
-    open_archive = open_archive or (lambda: open_store(settings.archive_url, settings.categories))
+    open_archive = open_archive or (
+        lambda: open_store(settings.archive_url, settings.categories, settings.stories))
     api = Api(open_archive, settings)
     site = SiteFiles(site_dir)
     routes = [
@@ -45,6 +46,7 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsA
         Route("/api/articles/{article_id}", api.article),
         Route("/api/search", api.search),
         Route("/api/sources", api.sources),
+        Route("/api/stories/{story_id}", api.story),
         Route("/api/stocks", api.stocks),
         Route("/api/stocks/{secid}", api.stock),
         Route("/api/openapi.json", api.openapi),

@@ -36,6 +36,8 @@ class Filters:
     cursor: str | None = None
     ranked: bool = False
     stock: str | None = None
+    group: str | None = None
+    """``story``: one item per story, its newest match, with the other ``copies``."""
 
 
 def parse_time(value: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
@@ -97,26 +99,88 @@ class Archive:
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest("limit", f"must be between 1 and {MAX_LIMIT}, not {limit}")
 
+    def _check_group(self, f: Filters) -> None:
+        if f.group not in (None, "story"):
+            raise BadRequest("group", "must be 'story' (one item per story) or left out")
+
     def articles(self, f: Filters) -> dict:
         """Newest first, with a cursor for the next page; with ``q``, only matches."""
         self._check_limit(f.limit)
+        self._check_group(f)
         if f.q:
             return self.search(f)
         category = _category(self.store, f.outlet) if f.outlet else None
-        rows = self.store.summaries(
-            category=category, tag=f.tag or None, keys=self._keys(f), limit=f.limit + 1,
-            stock=_secid(self.store, f.stock) if f.stock else None,
-        )
-        more = len(rows) > f.limit
-        rows = rows[: f.limit]
+        stock = _secid(self.store, f.stock) if f.stock else None
+        keys = self._keys(f)
+
+        def page(low_high: tuple[int, int] | None, n: int) -> list[Article]:
+            return self.store.summaries(category=category, tag=f.tag or None, keys=low_high,
+                                        limit=n, stock=stock, with_stocks=f.group is not None)
+        if f.group:
+            rows, more, copies = self._one_per_story(page, keys, f.limit, category, f.tag, stock)
+        else:
+            rows = page(keys, f.limit + 1)
+            more, copies = len(rows) > f.limit, None
+            rows = rows[: f.limit]
         stocks = self.store.stocks_of([a.key for a in rows])
         return {
-            "articles": [self.summary(a, stocks[a.key]) for a in rows],
+            "articles": [self._with_copies(self.summary(a, stocks[a.key]), copies, a) for a in rows],
             "next_cursor": str(rows[-1].key) if more else None,
         }
 
+    def _one_per_story(self, page, keys: tuple[int, int] | None, limit: int, category: str | None,
+                       tag: str | None, stock: str | None) -> tuple[list[Article], bool, dict]:
+        """The newest ``limit`` matches that are their story's newest match: an older copy
+        whose story has a newer match (on this page or an earlier one) is left out, so
+        paging on with the cursor never shows a story twice."""
+        low, high = keys or ALL_KEYS
+        shown: list[Article] = []
+        members: dict[int, list[Article]] = {}
+        while len(shown) <= limit and low <= high:
+            batch = page((low, high), 4 * limit)
+            if not batch:
+                break
+            stories = self.store.story_ids([a.key for a in batch])
+            wanted = sorted({s for s in stories.values() if s not in members})
+            members.update(self.store.story_articles(wanted) if wanted else {})
+            for a in batch:
+                story = stories.get(a.key)
+                newer = [m for m in members.get(story, []) if m.key > a.key and m.key <= (keys or ALL_KEYS)[1]
+                         and (category is None or m.category == category)
+                         and (tag is None or tag in m.tags) and (stock is None or stock in m.stocks)]
+                if not newer:
+                    a.story = story  # type: ignore[attr-defined]
+                    shown.append(a)
+            high = batch[-1].key - 1
+            if len(batch) < 4 * limit:
+                break
+        copies = {a.key: [m for m in members.get(getattr(a, "story", None), []) if m.key != a.key]
+                  for a in shown}
+        return shown[:limit], len(shown) > limit, copies
+
+    def _with_copies(self, data: dict, copies: dict | None, a: Article) -> dict:
+        if copies is not None:
+            data["story"] = getattr(a, "story", None) or a.key
+            data["copies"] = [self._copy(m) for m in reversed(copies.get(a.key, []))]
+        return data
+
+    def _copy(self, a: Article) -> dict:
+        return {"id": a.id, "title": a.title, "outlet": a.outlet, "category": a.category,
+                "published": a.published.astimezone(self.settings.tz).isoformat(),
+                "page": article_path(a.category, a.published, a.code, self.settings.tz)}
+
+    def story(self, story: int) -> dict | None:
+        """A story: its lead, the outlets that ran it and every copy, oldest first."""
+        members = self.store.story_articles([story]).get(story)
+        if not members:
+            return None
+        return {"id": story, "lead": members[0].id,
+                "outlets": list(dict.fromkeys(a.outlet for a in members)),
+                "articles": [self._copy(a) for a in members]}
+
     def search(self, f: Filters) -> dict:
         self._check_limit(f.limit)
+        self._check_group(f)
         if not f.q:
             raise BadRequest("q", "give something to search for")
         try:
@@ -124,19 +188,52 @@ class Archive:
         except FinewsError as exc:
             raise BadRequest("q", str(exc)) from None
         category = _category(self.store, f.outlet) if f.outlet else None
-        hits = self.store.search(
-            query, category=category, tag=f.tag or None, keys=self._keys(f),
-            limit=f.limit + 1, ranked=f.ranked,
-            stock=_secid(self.store, f.stock) if f.stock else None,
-        )
+        wanted = 4 * (f.limit + 1) if f.group else f.limit + 1
+        while True:
+            hits = self.store.search(
+                query, category=category, tag=f.tag or None, keys=self._keys(f),
+                limit=wanted, ranked=f.ranked, snippets=not f.group,
+                stock=_secid(self.store, f.stock) if f.stock else None,
+            )
+            if not f.group or len(hits) < wanted or len(
+                    set(self.store.story_ids([h.article.key for h in hits]).values())) > f.limit:
+                break
+            wanted *= 4  # so many copies that the stories do not fill the page yet
+        copies = None
+        if f.group:
+            hits, copies = self._hits_per_story(hits, query, f.limit + 1)
         more = len(hits) > f.limit and not f.ranked
         hits = hits[: f.limit]
         stocks = self.store.stocks_of([h.article.key for h in hits])
         return {
             "query": list(query.terms),
-            "articles": [self.hit(h, stocks[h.article.key]) for h in hits],
+            "articles": [self._with_copies(self.hit(h, stocks[h.article.key]), copies, h.article)
+                         for h in hits],
             "next_cursor": str(hits[-1].article.key) if more else None,
         }
+
+    def _hits_per_story(self, hits: list[SearchHit], query: Query, limit: int,
+                        ) -> tuple[list[SearchHit], dict]:
+        """Every match grouped by story, in the order found (newest or best first): each
+        story once, at its first match, with the other copies; snippets of those shown."""
+        from finews.fulltext import snippet
+
+        stories = self.store.story_ids([h.article.key for h in hits])
+        first: dict[int, SearchHit] = {}
+        for h in hits:
+            first.setdefault(stories.get(h.article.key, h.article.key), h)
+        shown = list(first.values())[:limit]
+        members = self.store.story_articles(sorted({stories[h.article.key] for h in shown
+                                                     if h.article.key in stories}))
+        copies = {}
+        for h in shown:
+            story = stories.get(h.article.key)
+            h.article.story = story  # type: ignore[attr-defined]
+            copies[h.article.key] = [m for m in members.get(story, []) if m.key != h.article.key]
+            full = self.store.get(h.article.id)
+            if full is not None:
+                h.snippet = snippet(full.html, query)
+        return shown, copies
 
     def article(self, article_id: str) -> dict | None:
         article = self.store.get(article_id)
@@ -148,6 +245,9 @@ class Archive:
             article_path(category, article.published, code, self.settings.tz)
             for category, code in article.aliases
         ]
+        story = self.store.story_ids([article.key]).get(article.key, article.key)
+        members = self.store.story_articles([story]).get(story) or [article]
+        data["story"] = {"id": story, "articles": [self._copy(a) for a in members]}
         return data
 
     def summary(self, a: Article, stocks: list[dict]) -> dict:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from html import escape
 from pathlib import Path
 
 from markupsafe import Markup
@@ -43,6 +44,7 @@ from finews.site.pages import (
     updated_at,
 )
 from finews.site.sitemaps import Sitemaps
+from finews.site.stories import STORY_DIRECTORY, StoryIndex, same_day, story_path
 from finews.stocks import Security, parse_secid
 from finews.store import Store, open_store
 
@@ -121,6 +123,7 @@ class SiteBuilder:
         self._outlet_names: dict[str, str] | None = None
         self._counts: list[CategoryCount] | None = None
         self._names: dict[str, list[str]] | None = None
+        self._stories: StoryIndex | None = None
         self.sitemaps = Sitemaps(store, self.renderer, self.tz, self._write)
 
     def _neighbour(self, key: int, *, before: bool, category: str | None = None) -> int | None:
@@ -134,7 +137,7 @@ class SiteBuilder:
 
     def build(self) -> BuildReport:
         started = time.perf_counter()
-        self._counts = self._outlet_names = self._names = None  # read afresh by every build
+        self._counts = self._outlet_names = self._names = self._stories = None  # read afresh
         out = Output(self.options.out)
         try:
             fingerprint = self._fingerprint()
@@ -166,7 +169,8 @@ class SiteBuilder:
     def _fingerprint(self) -> str:
         o = self.options
         return (f"{self.renderer.fingerprint()}:{o.keep_days}:{o.keep_articles}:{o.per_page}:"
-                f"{o.refresh_minutes}:{o.search}:{sorted(self.settings.jekyll.category_links.items())}")
+                f"{o.refresh_minutes}:{o.search}:{sorted(self.settings.jekyll.category_links.items())}:"
+                f"{self.store.stories_generation()}")
 
     def _window(self) -> tuple[int, int]:
         """The keys of the articles on the site; the archive itself keeps everything."""
@@ -190,6 +194,7 @@ class SiteBuilder:
         out.preload()
         self._static(out)
         self._know_securities()
+        self._story_pages(out, None, window)
         counts = {c.slug: c.count for c in self._category_counts()}
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
@@ -220,6 +225,7 @@ class SiteBuilder:
         """Every article page of one outlet (oldest first, with neighbours), its listing and
         feed, from one pass over its articles."""
         self._know_securities()
+        self._know_stories()
         listing = self._category_listing(out, category)
         latest: deque[tuple[Article, bytes]] = deque(maxlen=FEED_SIZE)
         previous: Article | None = None
@@ -330,6 +336,7 @@ class SiteBuilder:
         if not (affected.categories or affected.aliases):
             return set()
         self._know_securities()
+        self._story_pages(out, affected.articles, window)
         self._changed_articles(out, affected.articles, affected.gaps, window)
         for slug, first in affected.categories.items():
             self._category(out, slug, first, window)
@@ -433,6 +440,46 @@ class SiteBuilder:
             listing.add(article)
         listing.close()
 
+    def _know_stories(self) -> StoryIndex:
+        """Every story of more than one article, read once per build."""
+        if self._stories is None:
+            self._stories = StoryIndex.load(self.store)
+            self.renderer.know_stories(self._stories)
+        return self._stories
+
+    def _story_pages(self, out: Output, keys: set[int] | None, window: tuple[int, int]) -> None:
+        """/story/<id>.html of every story (or of those of ``keys``): each copy with its
+        outlet and time, newest first. Pages of stories that merged or shrank to one
+        article go."""
+        stories = self._know_stories()
+        todo = stories.members if keys is None else {
+            story: stories.members[story] for story in {stories.story_of.get(k) for k in keys}
+            if story is not None}
+        for story, members in todo.items():
+            shown = [a for a in members if a.key >= window[0]]
+            if len(shown) < 2:
+                continue
+            outlets = stories.outlets(story)
+            self._write(out, story_path(story), self.renderer.listing(
+                members[0].title or "（无标题）", shown[::-1], badges=False,
+                subheading=f"{len(outlets)}家媒体报道 · 共 {len(shown)} 篇：{'、'.join(outlets)}"))
+        for path in out.paths_with_prefix(STORY_DIRECTORY):
+            number = path[len(STORY_DIRECTORY):-5]
+            if not number.isdigit() or int(number) not in stories.members:
+                out.remove(path)
+
+    def _with_outlets_named(self, entries: list[Article]) -> list[Article]:
+        """Feed entries of stories name the outlets that ran them, above the text."""
+        stories = self._know_stories()
+        for entry in entries:
+            story = stories.story_of.get(entry.key)
+            if story is not None:
+                outlets = stories.outlets(story)
+                if len(outlets) > 1:
+                    note = f"<p>{len(outlets)}家媒体报道：{escape('、'.join(outlets))}</p>"
+                    entry.html = note + (entry.html or f"<p>{escape(entry.digest or entry.title)}</p>")
+        return entries
+
     def _new_listing(self, out: Output, heading: str, page_path, **options) -> Listing:
         return Listing(out, self.renderer, lambda path, data: self._write(out, path, data),
                        self.options.per_page, heading=heading, page_path=page_path, **options)
@@ -443,7 +490,8 @@ class SiteBuilder:
                                  feed=category_feed_path(slug), show_outlet=False)
 
     def _tag_listing(self, out: Output, tag: str) -> Listing:
-        return self._new_listing(out, f"标签：{tag}", lambda k: tag_path(tag, k))
+        return self._new_listing(out, f"标签：{tag}", lambda k: tag_path(tag, k),
+                                 hides=self._know_stories().hides(lambda a: tag in a.tags))
 
     def _category(self, out: Output, slug: str, first_key: int | None,
                   window: tuple[int, int]) -> None:
@@ -463,6 +511,7 @@ class SiteBuilder:
             lambda k: stock_path(secid, k), feed=stock_feed_path(secid),
             subheading=lambda n: f"{security.code} · {label} · 共 {n} 篇",
             intro=lambda listing: self._stock_intro(secid, listing, window), keep=FEED_SIZE,
+            hides=self._know_stories().hides(lambda a: secid in a.stocks),
         )
 
     def _stock_intro(self, secid: str, listing: Listing, window: tuple[int, int]) -> Markup:
@@ -493,7 +542,7 @@ class SiteBuilder:
         self._stock_feed(out, secid, listing)
 
     def _stock_feed(self, out: Output, secid: str, listing: Listing) -> None:
-        entries = list(reversed(listing.newest))[:FEED_SIZE]
+        entries = self._with_outlets_named(list(reversed(listing.newest))[:FEED_SIZE])
         self._write(out, stock_feed_path(secid), self.renderer.feed(
             f"{listing.heading} - {self.settings.site.title}", stock_feed_path(secid),
             stock_path(secid), entries, summaries=True))
@@ -531,8 +580,9 @@ class SiteBuilder:
 
     def _day(self, out: Output, day: date, items: list[Article], before: date | None,
              after: date | None) -> None:
+        shown = self._know_stories().shown(items, same_day(items[0], self.tz)) if items else items
         self._write(out, day_path(day), self.renderer.listing(
-            f"{day:%Y年%m月%d日}", items[::-1], subheading=f"共 {len(items)} 篇",
+            f"{day:%Y年%m月%d日}", shown[::-1], subheading=f"共 {len(items)} 篇",
             newer=self.renderer.href(day_path(after)) if after else None,
             older=self.renderer.href(day_path(before)) if before else None,
             label_newer="后一天", label_older="前一天", time_format="%H:%M",
@@ -549,7 +599,9 @@ class SiteBuilder:
 
     def _home_and_feeds(self, out: Output, categories: list[str], window: tuple[int, int]) -> None:
         counts = self._category_counts()
-        latest = self.store.summaries(keys=window, limit=HOME_LATEST, with_stocks=True)
+        stories = self._know_stories()
+        latest = stories.shown(self.store.summaries(keys=window, limit=HOME_LATEST * 2,
+                                                    with_stocks=True))[:HOME_LATEST]
         sections = []
         for c in counts:
             items = self.store.summaries(keys=window, category=c.slug, limit=HOME_SECTION,
@@ -562,7 +614,8 @@ class SiteBuilder:
             self.options.refresh_minutes * 60,
         ))
         site = self.settings.site
-        entries = self.store.summaries(keys=window, limit=FEED_SIZE, with_body=True)
+        entries = self._with_outlets_named(stories.shown(
+            self.store.summaries(keys=window, limit=FEED_SIZE * 3, with_body=True))[:FEED_SIZE])
         self._write(out, "/feed.xml", self.renderer.feed(site.title, "/feed.xml", "/", entries))
         for slug in categories:
             self._category_feed(out, slug, window)

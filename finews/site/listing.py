@@ -26,33 +26,39 @@ class Listing:
                  per_page: int, *, heading: str, page_path: Callable[[int | None], str],
                  feed: str | None = None, show_outlet: bool = True,
                  subheading: Callable[[int], str] = "共 {} 篇".format,
-                 intro: Callable[[Listing], str] | None = None, keep: int = 0):
+                 intro: Callable[[Listing], str] | None = None, keep: int = 0,
+                 hides: Callable[[Article], bool] | None = None):
         """``subheading`` is given the count; ``intro`` the closed listing, for what its
         front page shows above the items; ``keep``: how many of the newest articles
-        ``newest`` holds at least (a feed written from the listing)."""
+        ``newest`` holds at least (a feed written from the listing); ``hides``: whether
+        an article keeps its position but is not shown (an older copy of a story)."""
         self.out, self.renderer, self.write = out, renderer, write
         self.heading, self.page_path, self.feed = heading, page_path, feed
         self.show_outlet = show_outlet
         self.subheading, self.intro = subheading, intro
         self.per_page = per_page
+        self.hides = hides
         self.position = 0
         self.skip = 0
         self.page: list[Article] = []
         self.newest: deque[Article] = deque(maxlen=max(per_page, keep))
 
     def add(self, article: Article) -> None:
-        self.newest.append(article)
+        shown = self.hides is None or not self.hides(article)
+        if shown:
+            self.newest.append(article)
         if self.position >= self.skip:
-            if len(self.page) == self.per_page:
+            if self.position > self.skip and self.position % self.per_page == 0:
                 self._numbered(self.position // self.per_page, self.page, last=False)
                 self.page = []
-            self.page.append(article)
+            if shown:
+                self.page.append(article)
         self.position += 1
 
     def close(self) -> None:
         total, per_page, renderer = self.position, self.per_page, self.renderer
         blocks = math.ceil(total / per_page)
-        if self.page and blocks > 1:  # one block: the front page shows it all, and links none
+        if self.position > self.skip and blocks > 1:  # one block: the front page shows it all, and links none
             self._numbered(blocks, self.page, last=True)
         links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
                  for k in range(blocks, 0, -1)]

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from finews import __version__
 from finews.config import Settings
 from finews.model import Article
+from finews.site.stories import StoryIndex
 
 if TYPE_CHECKING:
     import jinja2
@@ -115,6 +116,7 @@ class Renderer:
         self._splice_bodies = not (theme and (theme / "article.html").is_file())
         self.security_names: dict[str, str] = {}
         self._stock_links: dict[str, dict[str, str]] = {}
+        self.stories = StoryIndex({})
 
     @cached_property
     def env(self) -> jinja2.Environment:
@@ -186,6 +188,26 @@ class Renderer:
             self._views[a.key] = view
         return view
 
+    def know_stories(self, stories: StoryIndex) -> None:
+        """The build's stories: an article's copies, and its list badge."""
+        self.stories = stories
+
+    def _story_badge(self, a: Article) -> str:
+        badge = self.stories.badge(a)
+        if badge is None:
+            return ""
+        return f' <a class="story" href="{self.href(badge[0])}">{badge[1]}</a>'
+
+    def story_box(self, a: Article) -> dict | None:
+        """The 同一新闻 box of an article page: the story's other copies, linked."""
+        copies = self.stories.copies(a)
+        if not copies:
+            return None
+        badge = self.stories.badge(a)
+        assert badge is not None
+        return {"href": self.href(badge[0]), "label": badge[1],
+                "copies": [self.view(c) for c in reversed(copies)]}
+
     def know_securities(self, names: dict[str, str]) -> None:
         """The newest name of each security, for its chips, links and pages."""
         self.security_names = names
@@ -225,14 +247,14 @@ class Renderer:
         page = self._render(
             "article.html", a=self.view(a), body=Markup(body),
             canonical=self.absolute(self.article_site_path(a)), original=original,
-            stocks=self.stock_links(a.stocks),
+            stocks=self.stock_links(a.stocks), story=self.story_box(a),
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )
         return page.replace(self._body_mark_bytes, html, 1) if splice else page
 
     def items_html(self, items: list[Article], show_outlet: bool = True,
-                   time_format: str = "%m-%d %H:%M") -> Markup:
+                   time_format: str = "%m-%d %H:%M", badges: bool = True) -> Markup:
         """The list of articles as HTML, built directly: pages list tens of thousands of
         items, and this is ten times faster than a template loop. Themes receive the views
         too (``items``) if they want their own markup."""
@@ -243,7 +265,8 @@ class Renderer:
             parts.append(
                 f'<li><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> <span class="meta">'
                 f'{outlet}<time datetime="{v.iso}">{v.local.strftime(time_format)}</time>'
-                f'{self._chips(a.stocks) if a.stocks else ""}</span></li>'
+                f'{self._chips(a.stocks) if a.stocks else ""}'
+                f'{self._story_badge(a) if badges else ""}</span></li>'
             )
         parts.append("</ol>")
         return Markup("\n".join(parts))
@@ -251,13 +274,14 @@ class Renderer:
     def listing(self, heading: str, items: list[Article], **context: object) -> bytes:
         show_outlet = bool(context.pop("show_outlet", True))
         time_format = str(context.pop("time_format", "%m-%d %H:%M"))
+        badges = bool(context.pop("badges", True))
         context.setdefault("label_newer", "较新")
         context.setdefault("label_older", "更早")
         for key in ("subheading", "newer", "older", "blocks", "feed", "intro"):
             context.setdefault(key, None)
         return self._render(
             "list.html", heading=heading, items=[self.view(a) for a in items],
-            items_html=self.items_html(items, show_outlet, time_format) if items else None,
+            items_html=self.items_html(items, show_outlet, time_format, badges) if items else None,
             **context,
         )
 

@@ -7,19 +7,26 @@ import sys
 
 from finews.store.sql import Store
 from finews.store.url import ArchiveURL
+from finews.stories import StoryRules
 
 
-def open_store(archive: ArchiveURL | str, category_overrides: dict[str, str] | None = None) -> Store:
-    """Open the archive; a plain string is parsed as ``ArchiveURL.parse`` does."""
+def open_store(archive: ArchiveURL | str, category_overrides: dict[str, str] | None = None,
+               stories: StoryRules | None = None) -> Store:
+    """Open the archive; a plain string is parsed as ``ArchiveURL.parse`` does. ``stories``:
+    how new articles are grouped (the defaults without it)."""
     if not isinstance(archive, ArchiveURL):
         archive = ArchiveURL.parse(archive)
     if archive.is_sqlite:
         from finews.store.sqlite import SQLiteStore
 
-        return SQLiteStore(archive, category_overrides)
-    from finews.store.postgres import PostgresStore
+        store: Store = SQLiteStore(archive, category_overrides)
+    else:
+        from finews.store.postgres import PostgresStore
 
-    return PostgresStore(archive, category_overrides)
+        store = PostgresStore(archive, category_overrides)
+    if stories is not None:
+        store.story_rules = stories
+    return store
 
 
 def driver_error_message(exc: BaseException) -> str | None:

@@ -18,6 +18,7 @@ from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
+from finews.store.grouping import STORY_MIGRATION
 from finews.store.sql import (
     _FULL_A,
     CHECKPOINT_MIGRATION,
@@ -95,6 +96,7 @@ MIGRATIONS = [
     CHECKPOINT_MIGRATION,
     STOCKS_MIGRATION,
     SITE_STOCKS_MIGRATION,
+    STORY_MIGRATION,
 ]
 
 

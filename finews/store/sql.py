@@ -31,6 +31,7 @@ from finews.store.base import (
     holder_is_dead,
     prefer_incoming,
 )
+from finews.store.grouping import StoryGrouping
 
 _COLUMNS = (
     "key, id, code, title, published, outlet, category, tags, digest, url, source, "
@@ -161,7 +162,8 @@ def _stored_fields(article: Article) -> tuple:
 
 
 STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators",
-                "securities", "security_names", "article_securities", "mention_names")
+                "securities", "security_names", "article_securities", "mention_names",
+                "article_stories")
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
 _NEWEST_NAME = ("(SELECT n.name FROM security_names n WHERE n.secid = s.secid "
                 "ORDER BY n.last_seen DESC LIMIT 1)")
@@ -209,7 +211,7 @@ name; ``is_first`` marks the security it names first. A security keeps every nam
 linked under, with when it was last seen; the newest is its name."""
 
 
-class Store(ABC):
+class Store(StoryGrouping, ABC):
     """An archive of articles, each stored exactly once under its stable id: one SQL
     store over a DB-API connection, in portable SQL; SQLite and PostgreSQL subclasses
     supply the small engine hooks below (statements, transactions, the search index)."""
@@ -365,6 +367,7 @@ class Store(ABC):
             self._xm(_INSERT_ARTICLE, rows)
             self._index(token_rows)
             named = self._write_mentions(token_rows)
+            self._group(token_rows)
             self._xm(_INSERT_TAG, tag_rows)
             self._xm(
                 "INSERT INTO article_log (action, key, id, code, category, published, tags, stocks) "
@@ -456,6 +459,7 @@ class Store(ABC):
                 raise
             self._index([(key, article)])
             self._write_mentions([(key, article)])
+            self._group([(key, article)])
             self._xm(
                 _INSERT_TAG,
                 [(tag, key) for tag in article.tags],
@@ -469,6 +473,7 @@ class Store(ABC):
         outlet's copy takes over a rolling one, the article passes to the outlet's source;
         the securities the replaced copy's list named stay with it."""
         self._log("drop", row.key)
+        self._ungroup(row.key)
         self._unindex(row.key)
         listed = [s["secid"] for s in self.stocks_of([row.key], origin="list")[row.key]]
         article.stocks = list(dict.fromkeys([*article.stocks, *listed]))
@@ -905,6 +910,25 @@ class Store(ABC):
         return [(category, code, _dt(published), _dt(seen), _dt(changed))
                 for category, code, published, seen, changed in rows]
 
+    def story_articles(self, stories: list[int] | None = None) -> dict[int, list[Article]]:
+        """The articles (summaries, with their secids) of each story of more than one
+        article, or of the given stories, oldest (the lead) first: what a site build shows
+        of stories, a few hundred bytes per copy."""
+        if stories is None:
+            where = ("JOIN (SELECT story FROM article_stories GROUP BY story HAVING COUNT(*) > 1) m "
+                     "ON m.story = s.story", ())
+            parts = [where]
+        else:
+            parts = [(f"WHERE s.story IN ({','.join('?' * len(chunk))})", tuple(chunk))
+                     for chunk in chunks(stories, 500)]
+        found: dict[int, list[Article]] = {}
+        for clause, params in parts:
+            for row in self._x(f"SELECT s.story, {_SUMMARY_A} FROM article_stories s "
+                               f"JOIN articles a ON a.key = s.key {clause} ORDER BY s.story, s.key", params):
+                found.setdefault(row[0], []).append(_row_to_article(row[1:]))
+        self._with_stocks([a for members in found.values() for a in members])
+        return found
+
     def tag_counts(self) -> dict[str, int]:
         return dict(self._x("SELECT tag, COUNT(*) FROM article_tags GROUP BY tag"))
 
@@ -983,6 +1007,7 @@ class Store(ABC):
             fresh = [i for i, r in enumerate(rows) if r[0] not in known]
             self._xm(_INSERT_ARTICLE, [rows[i] for i in fresh])
             self._index([(articles[i].key, articles[i]) for i in fresh])
+            self._restore_bands([articles[i] for i in fresh])
             self._xm(_INSERT_TAG, tag_rows)
             self._xm("INSERT INTO article_aliases VALUES (?, ?, ?) ON CONFLICT DO NOTHING", alias_rows)
             self._xm(
