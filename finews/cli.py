@@ -307,7 +307,11 @@ def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None)
     options = build_options(settings, out=out, full=full, search=search)
     with _open(ctx) as store, _progress("Building", None):
         summary = publish(store, settings, options)
+        ungrouped = store.ungrouped_count() if settings.stories.enabled else 0
     click.echo(f"Built {options.out}: {summary}")
+    if ungrouped:
+        click.echo(f"Warning: {ungrouped} articles have no story yet (stored by an older finews), so "
+                   "their copies are listed apart: run 'finews stories --recompute'", err=True)
 
 
 def _print_reports(reports: list) -> None:

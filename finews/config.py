@@ -351,7 +351,7 @@ per_page = 100
 enabled = true
 # Copies are at most this many days apart.
 window_days = 7
-# How much of the shorter copy's text (0 to 1) the longer must contain.
+# How much of the shorter copy's text (0 to 1) the longer must contain, in order.
 threshold = 0.7
 
 [categories]

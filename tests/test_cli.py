@@ -131,3 +131,15 @@ def test_search_errors_are_one_line(run, args, message):
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {message}"), result.output
     assert run("search", "***").output.startswith("Error: search query '***' has nothing to search for")
+
+
+def test_build_warns_until_an_archive_stored_without_stories_is_grouped(run, tmp_path):
+    (tmp_path / "finews.toml").write_text("[stories]\nenabled = false\n")
+    assert run("import", "jekyll", str(POSTS)).exit_code == 0
+    (tmp_path / "finews.toml").write_text("")
+    result = run("build")
+    assert result.exit_code == 0
+    assert ("Warning: 14 articles have no story yet (stored by an older finews), so their copies "
+            "are listed apart: run 'finews stories --recompute'") in result.output
+    assert "14 articles, " in run("stories", "--recompute").output
+    assert "Warning" not in run("build").output

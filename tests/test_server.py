@@ -192,7 +192,7 @@ def test_sources_and_schema(served):
     assert schema == openapi_schema() and schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
         "/api/articles", "/api/articles/{article_id}", "/api/search", "/api/sources", "/api/stocks",
-        "/api/stocks/{secid}",
+        "/api/stocks/{secid}", "/api/stories/{story_id}",
     }
 
 
@@ -228,3 +228,28 @@ def test_any_parameters_get_json_and_never_a_server_error(served, params, path):
         assert len(body["articles"]) <= 500
     else:
         assert body["error"]
+
+
+def test_stories_in_the_api(served):
+    client, store, _ = served
+    from tests.stories_eval import labelled_articles
+
+    articles, truth = labelled_articles()
+    copies = [a for a in articles if truth[a.code] == "t2-1"]
+    store.upsert(copies)
+    grouped = client.get("/api/articles", params={"group": "story", "limit": 500}).json()["articles"]
+    flat = client.get("/api/articles", params={"limit": 500}).json()["articles"]
+    ids = {a.id for a in copies}
+    assert sum(a["id"] in ids for a in flat) == len(copies)
+    (item,) = [a for a in grouped if a["id"] in ids]
+    assert {c["id"] for c in item["copies"]} == ids - {item["id"]}
+    assert all(not a["copies"] for a in grouped if a is not item)
+    detail = client.get(f"/api/articles/{item['id']}").json()
+    assert detail["story"]["id"] == item["story"] and len(detail["story"]["articles"]) == len(copies)
+    story = client.get(f"/api/stories/{item['story']}").json()
+    assert [a["id"] for a in story["articles"]] == [a["id"] for a in detail["story"]["articles"]]
+    assert len(story["outlets"]) == len({a.outlet for a in copies})
+    assert client.get("/api/stories/12345").status_code == 404
+    assert client.get("/api/articles", params={"group": "outlet"}).status_code == 400
+    found = client.get("/api/search", params={"q": "回购", "group": "story", "limit": 100}).json()["articles"]
+    assert sum(a["id"] in ids for a in found) == 1

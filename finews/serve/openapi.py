@@ -11,6 +11,13 @@ _STOCK = {"type": "object", "required": ["secid", "code", "market", "name", "kin
 }}
 
 
+_STORY_REF = {"type": "object", "required": ["id", "articles"], "properties": {
+    "id": {"type": "integer", "description": "The story: the key of its first article"},
+    "articles": {"type": "array", "items": {"type": "object"},
+                 "description": "Every copy, oldest first (the article alone if it has none)"},
+}}
+
+
 def _article_schema(extra: dict | None = None) -> dict:
     props = {
         "id": {"type": "string", "description": "Stable id: the digits of the source's code"},
@@ -51,6 +58,8 @@ def openapi_schema() -> dict:
          "description": "next_cursor of the previous page"},
         {"name": "stock", "in": "query", "schema": {"type": "string"},
          "description": "A security: its secid (1.600519), its code (600519) or a name it had"},
+        {"name": "group", "in": "query", "schema": {"type": "string", "enum": ["story"]},
+         "description": "story: one item per story (its newest match), with the other copies"},
     ]
     error = {"description": "Bad parameter", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"},
@@ -84,7 +93,8 @@ def openapi_schema() -> dict:
                                 "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "The article", "content": {"application/json": {
-                        "schema": _article_schema({"html": {"type": "string"}, "aliases": strings})}}},
+                        "schema": _article_schema({"html": {"type": "string"}, "aliases": strings,
+                                                   "story": _STORY_REF})}}},
                     "404": {"description": "No such article", "content": {"application/json": {
                         "schema": error["content"]["application/json"]["schema"]}}},
                 },
@@ -98,6 +108,19 @@ def openapi_schema() -> dict:
                                 "schema": {"type": "string", "enum": ["newest", "relevance"]}},
                                _limit(20)],
                 "responses": {"200": page(hit), "400": error},
+            }},
+            "/api/stories/{story_id}": {"get": {
+                "summary": "One story: the copies of one report that several outlets ran",
+                "parameters": [{"name": "story_id", "in": "path", "required": True,
+                                "schema": {"type": "string"},
+                                "description": "The story's id, as /api/articles/{id} gives it"}],
+                "responses": {
+                    "200": {"description": "The story, its copies oldest first", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["id", "lead", "outlets", "articles"]}}}},
+                    "404": {"description": "No such story", "content": {"application/json": {
+                        "schema": error["content"]["application/json"]["schema"]}}},
+                },
             }},
             "/api/stocks": {"get": {
                 "summary": "Securities with news, most mentioned first",

@@ -134,7 +134,9 @@ class Archive:
         whose story has a newer match (on this page or an earlier one) is left out, so
         paging on with the cursor never shows a story twice."""
         low, high = keys or ALL_KEYS
+        top = high
         shown: list[Article] = []
+        found: dict[int, int] = {}
         members: dict[int, list[Article]] = {}
         while len(shown) <= limit and low <= high:
             batch = page((low, high), 4 * limit)
@@ -145,23 +147,26 @@ class Archive:
             members.update(self.store.story_articles(wanted) if wanted else {})
             for a in batch:
                 story = stories.get(a.key)
-                newer = [m for m in members.get(story, []) if m.key > a.key and m.key <= (keys or ALL_KEYS)[1]
+                newer = [m for m in members.get(story, []) if a.key < m.key <= top
                          and (category is None or m.category == category)
                          and (tag is None or tag in m.tags) and (stock is None or stock in m.stocks)]
                 if not newer:
-                    a.story = story  # type: ignore[attr-defined]
                     shown.append(a)
+                    found[a.key] = story if story is not None else a.key
             high = batch[-1].key - 1
             if len(batch) < 4 * limit:
                 break
-        copies = {a.key: [m for m in members.get(getattr(a, "story", None), []) if m.key != a.key]
+        copies = {a.key: (found[a.key], [m for m in members.get(found[a.key], []) if m.key != a.key])
                   for a in shown}
         return shown[:limit], len(shown) > limit, copies
 
-    def _with_copies(self, data: dict, copies: dict | None, a: Article) -> dict:
+    def _with_copies(self, data: dict, copies: dict[int, tuple[int, list[Article]]] | None,
+                     a: Article) -> dict:
+        """``copies``: key -> (its story, the story's other articles), when grouped."""
         if copies is not None:
-            data["story"] = getattr(a, "story", None) or a.key
-            data["copies"] = [self._copy(m) for m in reversed(copies.get(a.key, []))]
+            story, others = copies.get(a.key, (a.key, []))
+            data["story"] = story
+            data["copies"] = [self._copy(m) for m in reversed(others)]
         return data
 
     def _copy(self, a: Article) -> dict:
@@ -227,9 +232,8 @@ class Archive:
                                                      if h.article.key in stories}))
         copies = {}
         for h in shown:
-            story = stories.get(h.article.key)
-            h.article.story = story  # type: ignore[attr-defined]
-            copies[h.article.key] = [m for m in members.get(story, []) if m.key != h.article.key]
+            story = stories.get(h.article.key, h.article.key)
+            copies[h.article.key] = (story, [m for m in members.get(story, []) if m.key != h.article.key])
             full = self.store.get(h.article.id)
             if full is not None:
                 h.snippet = snippet(full.html, query)

@@ -194,10 +194,11 @@ class SiteBuilder:
         out.preload()
         self._static(out)
         self._know_securities()
-        self._story_pages(out, None, window)
+        self._know_stories(whole=True)
         counts = {c.slug: c.count for c in self._category_counts()}
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
+            self._story_pages(out, None, window)
             months = self._days_sitemaps_and_tags(out, window)
             self._home_and_feeds(out, [], window)
             self._redirects(out, None)
@@ -230,7 +231,7 @@ class SiteBuilder:
         latest: deque[tuple[Article, bytes]] = deque(maxlen=FEED_SIZE)
         previous: Article | None = None
         current: tuple[Article, bytes] | None = None
-        for article, html in _category_stream(self.store, category, window):
+        for article, html in _category_stream(self.store, category, window, self._know_stories()):
             if current is not None:
                 self._write(out, self.renderer.article_site_path(current[0]),
                             self.renderer.article(current[0], article, previous, current[1]))
@@ -304,6 +305,7 @@ class SiteBuilder:
         while True:
             rows = self.store.summaries(keys=(low, high), newest_first=False, limit=batch,
                                         with_stocks=True, **filters)
+            self._know_stories().prefetch(a.key for a in rows)
             yield from rows
             if len(rows) < batch:
                 return
@@ -336,7 +338,8 @@ class SiteBuilder:
         if not (affected.categories or affected.aliases):
             return set()
         self._know_securities()
-        self._story_pages(out, affected.articles, window)
+        self._touch_stories(affected, window)
+        self._story_pages(out, affected.articles | {key for key, _ in affected.gaps}, window)
         self._changed_articles(out, affected.articles, affected.gaps, window)
         for slug, first in affected.categories.items():
             self._category(out, slug, first, window)
@@ -355,6 +358,18 @@ class SiteBuilder:
         for path in affected.dropped:
             out.remove(path)
         return affected.months
+
+    def _touch_stories(self, affected: _Affected, window: tuple[int, int]) -> None:
+        """Every article of a changed article's story shows the story (its badge, its box,
+        whether it is the newest copy in a list): their pages are rewritten too."""
+        stories = self._know_stories()
+        stories.prefetch(affected.articles)
+        for story in {stories.story_of(key) for key in affected.articles} - {None}:
+            for member in stories.members[story]:
+                if member.key >= window[0]:
+                    affected.touch(member.key, member.category, member.tags, member.published,
+                                   self.tz, member.stocks)
+                    affected.articles.add(member.key)
 
     def _changed_articles(self, out: Output, keys: set[int], gaps: set[tuple[int, str]],
                           window: tuple[int, int]) -> None:
@@ -440,20 +455,24 @@ class SiteBuilder:
             listing.add(article)
         listing.close()
 
-    def _know_stories(self) -> StoryIndex:
-        """Every story of more than one article, read once per build."""
+    def _know_stories(self, *, whole: bool = False) -> StoryIndex:
+        """The stories, for one build: all of them at once for the pages a full build
+        writes in this process, else read as the articles rendered need them."""
         if self._stories is None:
-            self._stories = StoryIndex.load(self.store)
+            self._stories = StoryIndex.load(self.store) if whole else StoryIndex(self.store)
             self.renderer.know_stories(self._stories)
         return self._stories
 
     def _story_pages(self, out: Output, keys: set[int] | None, window: tuple[int, int]) -> None:
         """/story/<id>.html of every story (or of those of ``keys``): each copy with its
         outlet and time, newest first. Pages of stories that merged or shrank to one
-        article go."""
+        article go: a story is named by one of its articles, so such a page is named by
+        one of ``keys`` (or of the articles a full build knows)."""
         stories = self._know_stories()
+        if keys is not None:
+            stories.prefetch(keys)
         todo = stories.members if keys is None else {
-            story: stories.members[story] for story in {stories.story_of.get(k) for k in keys}
+            story: stories.members[story] for story in {stories.story_of(k) for k in keys}
             if story is not None}
         for story, members in todo.items():
             shown = [a for a in members if a.key >= window[0]]
@@ -463,22 +482,24 @@ class SiteBuilder:
             self._write(out, story_path(story), self.renderer.listing(
                 members[0].title or "（无标题）", shown[::-1], badges=False,
                 subheading=f"{len(outlets)}家媒体报道 · 共 {len(shown)} 篇：{'、'.join(outlets)}"))
-        for path in out.paths_with_prefix(STORY_DIRECTORY):
+        stale = out.paths_with_prefix(STORY_DIRECTORY) if keys is None else [
+            story_path(key) for key in keys if stories.story_of(key) != key]
+        for path in stale:
             number = path[len(STORY_DIRECTORY):-5]
-            if not number.isdigit() or int(number) not in stories.members:
+            if not number.isdigit() or int(number) not in todo:
                 out.remove(path)
 
-    def _with_outlets_named(self, entries: list[Article]) -> list[Article]:
-        """Feed entries of stories name the outlets that ran them, above the text."""
+    def _outlets_named(self, entries: list[Article]) -> dict[int, str]:
+        """What a feed entry of a story says above its text: the outlets that ran it."""
         stories = self._know_stories()
+        stories.prefetch(entry.key for entry in entries)
+        notes = {}
         for entry in entries:
-            story = stories.story_of.get(entry.key)
-            if story is not None:
-                outlets = stories.outlets(story)
-                if len(outlets) > 1:
-                    note = f"<p>{len(outlets)}家媒体报道：{escape('、'.join(outlets))}</p>"
-                    entry.html = note + (entry.html or f"<p>{escape(entry.digest or entry.title)}</p>")
-        return entries
+            story = stories.story_of(entry.key)
+            outlets = stories.outlets(story) if story is not None else []
+            if len(outlets) > 1:
+                notes[entry.key] = f"<p>{len(outlets)}家媒体报道：{escape('、'.join(outlets))}</p>"
+        return notes
 
     def _new_listing(self, out: Output, heading: str, page_path, **options) -> Listing:
         return Listing(out, self.renderer, lambda path, data: self._write(out, path, data),
@@ -542,10 +563,10 @@ class SiteBuilder:
         self._stock_feed(out, secid, listing)
 
     def _stock_feed(self, out: Output, secid: str, listing: Listing) -> None:
-        entries = self._with_outlets_named(list(reversed(listing.newest))[:FEED_SIZE])
+        entries = list(reversed(listing.newest))[:FEED_SIZE]
         self._write(out, stock_feed_path(secid), self.renderer.feed(
             f"{listing.heading} - {self.settings.site.title}", stock_feed_path(secid),
-            stock_path(secid), entries, summaries=True))
+            stock_path(secid), entries, summaries=True, notes=self._outlets_named(entries)))
 
     def _stock_directory(self, out: Output, window: tuple[int, int]) -> None:
         """/stock/: every security with news on the site, by market, most news first."""
@@ -614,9 +635,10 @@ class SiteBuilder:
             self.options.refresh_minutes * 60,
         ))
         site = self.settings.site
-        entries = self._with_outlets_named(stories.shown(
-            self.store.summaries(keys=window, limit=FEED_SIZE * 3, with_body=True))[:FEED_SIZE])
-        self._write(out, "/feed.xml", self.renderer.feed(site.title, "/feed.xml", "/", entries))
+        entries = stories.shown(
+            self.store.summaries(keys=window, limit=FEED_SIZE * 3, with_body=True))[:FEED_SIZE]
+        self._write(out, "/feed.xml", self.renderer.feed(site.title, "/feed.xml", "/", entries,
+                                                         notes=self._outlets_named(entries)))
         for slug in categories:
             self._category_feed(out, slug, window)
 
@@ -704,11 +726,12 @@ def _render_outlets(jobs: list[tuple]) -> list[tuple[dict[str, str], int, int, i
     return results
 
 
-def _category_stream(store: Store, category: str, window: tuple[int, int],
+def _category_stream(store: Store, category: str, window: tuple[int, int], stories: StoryIndex,
                      batch: int = 500) -> Iterator[tuple[Article, bytes]]:
     low, high = window
     while True:
         rows = store.page_bodies(category=category, keys=(low, high), limit=batch)
+        stories.prefetch(a.key for a, _ in rows)
         yield from rows
         if len(rows) < batch:
             return

@@ -317,9 +317,11 @@ class Renderer:
         return self._render(template, **context)
 
     def feed(self, title: str, self_path: str, alternate_path: str, entries: list[Article],
-             summaries: bool = False) -> bytes:
+             summaries: bool = False, notes: dict[int, str] | None = None) -> bytes:
         """``summaries``: entries carry the digest, not the body (a security's feed is read
-        from the listing it is written with, which holds no bodies)."""
+        from the listing it is written with, which holds no bodies); ``notes``: HTML put
+        above an entry's text, by key (the outlets that ran a story)."""
+        notes = notes or {}
         updated = max((updated_at(a) for a in entries), default=datetime(2000, 1, 1, tzinfo=UTC))
         return self._render(
             "feed.xml", title=title, feed_id=self.absolute(self_path) if self.base else
@@ -331,7 +333,7 @@ class Renderer:
                 "title": a.title or "（无标题）", "url": self.absolute(self.article_site_path(a)),
                 "published": _rfc3339(a.published), "updated": _rfc3339(updated_at(a)),
                 "outlet": a.outlet or a.category, "category": a.category,
-                "html": _summary_html(a) if summaries else a.html,
+                "html": notes.get(a.key, "") + (_summary_html(a) if summaries else a.html),
             } for a in entries],
         )
 

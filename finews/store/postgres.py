@@ -11,6 +11,7 @@ insert), so it is left to the operator (README).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -18,7 +19,7 @@ from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
-from finews.store.grouping import STORY_MIGRATION
+from finews.store.grouping import STORY_BANDS_MIGRATION, STORY_MIGRATION
 from finews.store.sql import (
     _FULL_A,
     CHECKPOINT_MIGRATION,
@@ -97,6 +98,7 @@ MIGRATIONS = [
     STOCKS_MIGRATION,
     SITE_STOCKS_MIGRATION,
     STORY_MIGRATION,
+    STORY_BANDS_MIGRATION,
 ]
 
 
@@ -108,6 +110,11 @@ def _pg(sql: str) -> str:
 
 def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _array(numbers: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 class PostgresStore(Store):
@@ -167,6 +174,23 @@ class PostgresStore(Store):
 
     def _unindex(self, key: int) -> None:
         self._x("DELETE FROM search_text WHERE key = ?", (key,))
+
+    def _file_bands(self, rows: list[tuple[int, int, int]]) -> None:
+        """In one statement of three arrays: row by row, the 1,200 rows of a batch of 50
+        took 50 ms, a third of what grouping costs; psycopg's dump of a list of ints took
+        another 0.26 ms an article, an array literal almost nothing."""
+        if rows:
+            self._x("INSERT INTO story_bands SELECT * FROM unnest(?::int[], ?::int[], ?::bigint[]) "
+                    "ON CONFLICT DO NOTHING", tuple(map(_array, zip(*rows, strict=True))))
+
+    def _band_holders(self, weeks: list[int], bands: list[int]) -> Iterator[tuple[int, int]]:
+        """One index probe per band, whatever the planner believes: without statistics
+        (autovacuum off, or a young table) it read `band IN (…)` as matching every row and
+        scanned whole weeks, 1.7 s a batch; OFFSET 0 keeps the lateral subquery apart."""
+        yield from self._x(
+            "SELECT q.band, s.key FROM unnest(?::int[]) AS q(band) CROSS JOIN LATERAL "
+            "(SELECT key FROM story_bands s WHERE s.week = ANY(?) AND s.band = q.band OFFSET 0) s",
+            (_array(bands), _array(weeks)))
 
     # -- schema ----------------------------------------------------------------------------
 

@@ -428,6 +428,17 @@ class Store(StoryGrouping, ABC):
                 (article_id,),
             )
 
+    def _log_keys(self, action: str, keys: list[int]) -> None:
+        """Log a change of many articles at once, each with the securities it names now."""
+        named = (f"COALESCE((SELECT {self.joined.format('m.secid')} FROM article_securities m "
+                 "WHERE m.key = articles.key), '')")
+        for chunk in chunks(keys, 500):
+            rows = self._x(
+                f"SELECT ?, key, id, code, category, published, tags, {named} FROM articles "
+                f"WHERE key IN ({','.join('?' * len(chunk))}) ORDER BY key", (action, *chunk)).fetchall()
+            self._xm("INSERT INTO article_log (action, key, id, code, category, published, tags, stocks) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
     def _log(self, action: str, key: int, stocks: str | None = None) -> None:
         """Log a change with the securities the article names now (or ``stocks``)."""
         named = (f"COALESCE((SELECT {self.joined.format('m.secid')} FROM article_securities m "
@@ -529,6 +540,7 @@ class Store(StoryGrouping, ABC):
         without the network (an archive of an older finews, or new rules): the names of
         every stock link are learned first, then every article is read with all of them.
         Each batch is one transaction; the securities a source listed are kept."""
+        self._texts = None  # the securities that grouping compares may change
         for learning in (True, False):
             if not learning:
                 with self.transaction():

@@ -13,7 +13,7 @@ from finews.errors import FinewsError
 from finews.fulltext import INDEX_VERSION, Query, Tokens, text_tokens
 from finews.model import Article
 from finews.store.base import RANKED_CANDIDATES, SearchHit, relevance_score
-from finews.store.grouping import STORY_MIGRATION
+from finews.store.grouping import STORY_BANDS_MIGRATION, STORY_MIGRATION
 from finews.store.sql import (
     _FULL,
     _FULL_A,
@@ -155,7 +155,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CHECKPOINT_MIGRATION,
     STOCKS_MIGRATION,
     SITE_STOCKS_MIGRATION,
-    STORY_MIGRATION.replace("(band, key));", "(band, key)) WITHOUT ROWID;"),
+    STORY_MIGRATION,
+    STORY_BANDS_MIGRATION.replace("(week, band, key)\n    );", "(week, band, key)\n    ) WITHOUT ROWID;"),
 ]
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"

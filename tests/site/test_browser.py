@@ -14,6 +14,7 @@ import pytest
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
 from tests.site.conftest import fill, sample_settings
+from tests.stories_eval import labelled_articles
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -26,6 +27,8 @@ def served_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     store = open_store(str(root / "archive.db"))
     fill(store)
+    articles, truth = labelled_articles()
+    store.upsert([a for a in articles if truth[a.code] == "t1-0"])  # one story, several outlets
     settings = sample_settings(root)
     settings.site.base_url = ""
     SiteBuilder(store, settings, BuildOptions(out=root / "site", search=True)).build()
@@ -62,11 +65,17 @@ def browser():
         browser.close()
 
 
-@pytest.mark.parametrize("width", [375, 1280])
-def test_home_outlet_and_article_at_phone_and_desktop_widths(browser, served_site, width, tmp_path):
+def _page_reporting_errors(browser, width: int):
+    """A page of this width and the console errors it logs."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return page, errors
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_home_outlet_and_article_at_phone_and_desktop_widths(browser, served_site, width, tmp_path):
+    page, errors = _page_reporting_errors(browser, width)
     page.goto(served_site + "/")
     assert page.locator("section.latest li").count() >= 30
     assert page.title() == "金融消息"
@@ -95,9 +104,7 @@ def test_search_finds_a_two_character_chinese_word(browser, served_site):
 
 @pytest.mark.parametrize("width", [375, 1280])
 def test_the_stock_directory_narrows_as_the_reader_types_and_pages_fit(browser, served_site, width):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page, errors = _page_reporting_errors(browser, width)
     page.goto(served_site + "/stock/")
     everything = page.locator("ul.stocks li:visible").count()
     assert everything == 4
@@ -112,5 +119,25 @@ def test_the_stock_directory_narrows_as_the_reader_types_and_pages_fit(browser, 
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
     page.click("ol.items li a >> nth=0")
     assert page.locator("p.stocks a.chip").count() == 1
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_story_is_one_item_with_its_badge_and_its_page_links_every_copy(browser, served_site, width):
+    page, errors = _page_reporting_errors(browser, width)
+    page.goto(served_site + "/")
+    titles = page.locator("section.latest li > a:first-child").all_inner_texts()
+    assert sum("逆回购" in t for t in titles) == 1
+    badge = page.locator("section.latest a.story")
+    assert badge.count() == 1 and badge.inner_text().endswith("家媒体报道")
+    outlets = int(badge.inner_text().removesuffix("家媒体报道"))
+    badge.click()
+    copies = page.locator("ol.items li").count()
+    assert copies >= outlets >= 2
+    page.click("ol.items li > a >> nth=0")
+    box = page.locator("aside.story-box")
+    assert box.is_visible() and box.locator("li").count() == copies - 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
     assert errors == []
     page.close()

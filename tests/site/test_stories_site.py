@@ -117,3 +117,44 @@ def test_a_copy_joining_a_story_rewrites_its_pages_and_hides_the_older_copy(repr
     home = links(root / "site/index.html")
     assert any("/reprint-1.html" in h for h in home) and not any(f"/{newest.code}.html" in h for h in home)
 
+
+
+def test_a_story_left_with_one_article_loses_its_page_and_badges(tmp_path):
+    from tests.stories_eval import labelled_articles
+
+    articles, truth = labelled_articles()
+    pair = [a for a in articles if truth[a.code] == "t5-2"][:2]
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert(pair)
+    site = sample_settings(tmp_path)
+    build(store, site, tmp_path / "site")
+    (story,) = store.story_articles()
+    page = tmp_path / "site" / story_path(story).lstrip("/")
+    home = lxml.html.fromstring((tmp_path / "site/index.html").read_bytes())
+    assert page.exists() and len(home.cssselect("section.latest a.story")) == 1
+    other = "<p>今天发生了另一件事情，与上一条毫无关系，内容也完全不一样。</p>"
+    rewritten = Article(code=pair[1].code, title="完全不同的一条新闻", published=pair[1].published,
+                        outlet=pair[1].outlet, body=other)
+    store.upsert([rewritten])
+    assert not store.story_articles()
+    report = build(store, site, tmp_path / "site")
+    assert not report.full and not page.exists()
+    home = lxml.html.fromstring((tmp_path / "site/index.html").read_bytes())
+    assert not home.cssselect("a.story") and len(home.cssselect("section.latest li")) == 2
+    store.close()
+
+
+def test_the_feed_has_one_entry_per_story_naming_its_outlets(reprinted):
+    import feedparser
+
+    _, store, _, root = reprinted
+    parsed = feedparser.parse((root / "site/feed.xml").read_bytes())
+    keys = {a.id: a.key for a in store.summaries()}
+    ids = [entry.id.rsplit("/", 1)[-1].removesuffix(".html").removeprefix("NW") for entry in parsed.entries]
+    stories = store.story_ids([keys[i] for i in ids])
+    assert len(ids) == 50 and len({stories[keys[i]] for i in ids}) == 50
+    noted = [e for e in parsed.entries if "家媒体报道：" in e.content[0].value]
+    members = store.story_articles()
+    expected = [i for i in ids if stories[keys[i]] in members
+                and len({a.outlet for a in members[stories[keys[i]]]}) > 1]
+    assert noted and len(noted) == len(expected)
