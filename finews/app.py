@@ -36,7 +36,7 @@ def load_settings(config: Path | None = None, database: str | None = None) -> Se
 
 
 def open_archive(settings: Settings) -> Store:
-    return open_store(settings.archive_url, settings.categories, settings.stories)
+    return open_store(settings.archive_url, settings.categories, settings.stories, settings.follow)
 
 
 def jekyll_style(settings: Settings) -> JekyllStyle:

@@ -451,7 +451,12 @@ def sources_(ctx: click.Context, as_json: bool) -> None:
         when(row["last_success"]) or "never", str(row["consecutive_failures"]),
         str(row["items_last_run"]), when(row["next_due"]) or "now",
         " ".join(filter(None, (row["last_error"], row["gap"]))),
-    ] for row in rows])
+    ] for row in rows if row["kind"] != "notify"])
+    targets = [row for row in rows if row["kind"] == "notify"]
+    if targets:
+        _print_table("Notification targets", ["name", "target", "pending", "failing", "last error"], [[
+            row["name"], row["target"], str(row["pending"]), str(row["consecutive_failures"]),
+            row["last_error"]] for row in targets])
 
 
 @cli.command()
@@ -507,9 +512,10 @@ def search(ctx: click.Context, query: str, outlet: str | None, tag: str | None, 
     """Find the articles that contain QUERY, newest first.
 
     Any Chinese text of any length matches exactly where it occurs (芯片, 降息, 央); words
-    separated by spaces must all occur. Exit code 0 with matches, 4 with none.
+    separated by spaces must all occur, OR between two words lets either do, and a leading
+    - excludes a word. Exit code 0 with matches, 4 with none.
 
-    Example: finews search 央行 降息 --since 2024-01-01
+    Example: finews search "芯片 OR 半导体 -港股" --since 2024-01-01
     """
     from finews.errors import BadRequest
     from finews.serve.queries import Archive, Filters
@@ -584,6 +590,102 @@ def stocks(ctx: click.Context, query: str, limit: int, reextract: bool, as_json:
                  [[s["secid"], s["name"], s["kind"], str(s["articles"])] for s in result])
     if not result:
         sys.exit(4)
+
+
+@cli.group(cls=FinewsGroup, invoke_without_command=True)
+@click.option("--limit", default=3, show_default=True, type=click.IntRange(1, 100),
+              help="Latest matches shown per watch.")
+@click.pass_context
+def watch(ctx: click.Context, limit: int) -> None:
+    """List the [[watch]] tables of finews.toml with their latest matches in the archive.
+
+    Example: finews watch --limit 5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(ctx)
+    if not settings.follow.watches:
+        _fail("no watches: add a [[watch]] table to finews.toml (see the README, 'Following news')")
+    with _open(ctx) as store:
+        for w in settings.follow.watches:
+            targets = f", notifies {len(w.notify)} target(s)" if w.notify else ""
+            click.echo(f"{w.name}: {_described(w)}{targets}")
+            _print_matches(store, settings, store.followed_keys(w.criterion, limit))
+
+
+watch.params.extend(_archive_options())
+
+
+@watch.command(name="test")
+@click.argument("name")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many matches.")
+@click.pass_context
+def watch_test(ctx: click.Context, name: str, limit: int) -> None:
+    """Show what the watch NAME matches in the archive, newest first, notifying no one.
+    Exit code 0 with matches, 4 with none.
+
+    Example: finews watch test chips
+    """
+    settings = _settings(ctx)
+    w = settings.follow.watch(name)
+    with _open(ctx) as store:
+        keys = store.followed_keys(w.criterion, limit)
+        click.echo(f"{w.name}: {_described(w)}")
+        _print_matches(store, settings, keys)
+    click.echo(f"{len(keys)} matches" + (" (the newest shown)" if len(keys) == limit else ""))
+    if not keys:
+        sys.exit(4)
+
+
+def _described(w: Any) -> str:
+    c = w.criterion
+    parts = [f"query {w.query_text!r}" if c.query else "",
+             f"stocks {', '.join(c.stocks)}" if c.stocks else ""]
+    what = " or ".join(p for p in parts if p) or "every article"
+    if c.outlets:
+        what += f", from {', '.join(c.outlets)}"
+    return what + (", important only" if c.important else "")
+
+
+def _print_matches(store: Store, settings: Settings, keys: list[int]) -> None:
+    articles = store.by_keys(keys)
+    important = store.importance_of(keys)
+    for key in keys:
+        a = articles[key]
+        mark = "★ " if key in important else ""
+        click.echo(f"  {mark}{a.published.astimezone(settings.tz):%Y-%m-%d %H:%M}  {a.outlet}  {a.title}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Send what is due now and exit (for cron).")
+@click.pass_context
+def notify(ctx: click.Context, once: bool) -> None:
+    """Send the watches' pending notifications ('finews run' sends them as it goes).
+    Exit code 0 when everything due went out, 3 when a target failed (it is retried later).
+
+    Example: finews notify --once
+    """
+    import threading
+
+    from finews.notify import Notifier
+    from finews.run import archive_lock
+
+    settings = _settings(ctx)
+    with archive_lock(settings.archive_url), _open(ctx) as store:
+        notifier = Notifier(store, settings)
+        if not once:
+            click.echo("Sending notifications until interrupted (Ctrl-C)")
+            stopping = threading.Event()
+            try:
+                notifier.run(stopping)
+            except KeyboardInterrupt:
+                stopping.set()
+            return
+        report = notifier.send_due()
+    click.echo(f"Notifications: {report}")
+    if report.failed:
+        sys.exit(3)
 
 
 @cli.command()

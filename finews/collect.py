@@ -240,11 +240,14 @@ class Collector:
     ) -> None:
         known = self.store.known(item.id for item in page.items)
         todo: list[tuple[Item, str | None]] = []
+        marked: list[str] = []
         for item in page.items:
             stored = known.get(item.id)
             takes_over = stored is not None and self._takes_over(source, item, stored)
             if stored is not None and not takes_over and not _retitled(item, stored, source.name):
                 report.unchanged += 1
+                if item.importance:
+                    marked.append(item.id)
                 continue
             todo.append((item, self._kept_body(source, item, stored) if takes_over else None))
         bodies = await asyncio.gather(*(
@@ -259,7 +262,9 @@ class Collector:
                 report.failed += 1
                 report.problems.append(f"{item.code}: {exc}")
         if articles:
-            report += self.store.upsert(articles, rolling=self.rolling)
+            report += self.store.upsert(articles, rolling=self.rolling, notify=True)
+        if marked:
+            self.store.mark_important(marked, notify=True)
 
     def _takes_over(self, source: Source, item: Item, stored: Stored) -> bool:
         """Whether this source's copy replaces the archived one (the outlet's copy of a

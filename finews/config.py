@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from finews.errors import ConfigError
+from finews.follow import FollowRules, WatchTable, criterion, watch
 from finews.slugs import is_safe_slug
 from finews.store.url import ArchiveURL
 from finews.stories import StoryRules
@@ -70,6 +71,15 @@ class FetchConfig:
 
 
 @dataclass
+class FollowSettings:
+    """[follow]: how fresh a notified article must be, and how many messages a watch
+    sends a minute before the rest is folded into a digest."""
+
+    max_age: str = "1d"
+    per_minute: int = 10
+
+
+@dataclass
 class SourceSettings:
     name: str = ""
     kind: str = ""
@@ -119,6 +129,7 @@ class Settings:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     build: BuildSettings = field(default_factory=BuildSettings)
     stories: StoryRules = field(default_factory=StoryRules)
+    follow: FollowRules = field(default_factory=FollowRules)
     categories: dict[str, str] = field(default_factory=dict)
     sources: list[SourceSettings] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     root: Path = field(default_factory=Path.cwd)
@@ -263,13 +274,53 @@ def _load_sources(value: Any) -> list[SourceSettings]:
     return sources
 
 
+def _notification_url_ok(url: str) -> bool:
+    import apprise
+
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+
+
+def _load_tables(name: str, value: Any) -> list[WatchTable]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{name}: expected an array of tables ([[{name}]])")
+    return [_load_section(f"{name}[{index}]", WatchTable, table) for index, table in enumerate(value)]
+
+
+def _load_follow(data: dict[str, Any]) -> FollowRules:
+    """[[watch]], [[important]] and [follow] as one set of rules."""
+    options = _load_section("follow", FollowSettings, data.get("follow", {}))
+    try:
+        max_age = parse_duration(options.max_age)
+    except ConfigError as exc:
+        raise ConfigError(f"follow.max_age: {exc}") from exc
+    if options.per_minute < 1:
+        raise ConfigError("follow.per_minute: expected 1 or more")
+    watches = [watch(t, f"watch[{i}]", _notification_url_ok)
+               for i, t in enumerate(_load_tables("watch", data.get("watch", [])))]
+    names = [w.name for w in watches]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"watch: names must be unique ({', '.join(duplicates)})")
+    rules = []
+    for index, table in enumerate(_load_tables("important", data.get("important", []))):
+        rule = criterion(table, f"important[{index}]")
+        if rule.picks_everything or table.notify or table.important:
+            raise ConfigError(f"important[{index}]: give a query or stocks (and optionally "
+                              "outlets); name, notify and important belong to [[watch]]")
+        rules.append(rule)
+    return FollowRules(tuple(watches), tuple(rules), max_age, options.per_minute)
+
+
 def parse_settings(data: dict[str, Any], root: Path) -> Settings:
     sections = {
         "site": SiteSettings, "archive": ArchiveSettings, "jekyll": JekyllSettings,
         "fetch": FetchConfig, "build": BuildSettings, "stories": StoryRules,
     }
     settings = Settings(root=root)
+    settings.follow = _load_follow(data)
     for key, value in data.items():
+        if key in ("watch", "important", "follow"):
+            continue
         if key in sections:
             setattr(settings, key, _load_section(key, sections[key], value))
         elif key == "categories":
@@ -277,7 +328,7 @@ def parse_settings(data: dict[str, Any], root: Path) -> Settings:
         elif key == "sources":
             settings.sources = _load_sources(value)
         else:
-            known = ", ".join(sorted([*sections, "categories", "sources"]))
+            known = ", ".join(sorted([*sections, "categories", "sources", "watch", "important", "follow"]))
             raise ConfigError(f"unknown section [{key}] (known: {known})")
     if os.environ.get(DATABASE_ENV):
         settings.archive.database_url = os.environ[DATABASE_ENV]
@@ -353,6 +404,23 @@ enabled = true
 window_days = 7
 # How much of the shorter copy's text (0 to 1) the longer must contain, in order.
 threshold = 0.7
+
+[follow]
+# Articles published longer ago than this when stored are never notified.
+max_age = "1d"
+# Messages per watch and target a minute; the rest of a burst goes out as one digest.
+per_minute = 10
+
+# Watches: saved searches with a page, a feed and notifications (README, "Following news").
+# [[watch]]
+# name = "chips"
+# query = "芯片 OR 半导体 -港股"
+# stocks = ["1.688981"]
+# notify = ["ntfy://ntfy.example.com/chips"]
+
+# Articles important by rule, besides those Eastmoney marks red:
+# [[important]]
+# query = "立案调查"
 
 [categories]
 # Fixed category slugs for outlets, overriding the pinyin of the outlet name:

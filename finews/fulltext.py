@@ -139,48 +139,85 @@ def char_set(text: str) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed search query: space-separated terms that must all occur."""
+    """A parsed search query. Space-separated terms must all occur; ``OR`` between terms
+    lets either do (``芯片 OR 半导体 华为``: either of the first two, and the third); a
+    leading ``-`` excludes a term (``回购 -港股``), except before a digit: ``-3.5%`` is a
+    figure looked for. A clause is a tuple of terms any of which
+    satisfies it; every clause must be satisfied and no excluded term may occur."""
 
-    terms: tuple[str, ...]
+    clauses: tuple[tuple[str, ...], ...]
+    excluded: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, raw: str) -> Query:
         if len(raw) > MAX_QUERY_CHARS:
             raise QueryError(f"search query too long: {len(raw)} characters, at most {MAX_QUERY_CHARS}")
-        terms = tuple(dict.fromkeys(t for t in normalize(raw).split(" ") if _runs(t)))
-        if not terms:
-            raise QueryError(
-                f"search query {raw!r} has nothing to search for: give letters, digits or Chinese"
-            )
-        return cls(terms)
+        clauses: list[tuple[str, ...]] = []
+        excluded: list[str] = []
+        joining = False
+        for word in raw.split():
+            if word == "OR":
+                if not clauses or joining:
+                    raise QueryError(f"search query {raw!r}: 'OR' needs a term on each side")
+                joining = True
+                continue
+            negative = word[0] in "-－" and len(word) > 1 and not word[1].isdigit()
+            term = normalize(word[1:] if negative else word)
+            if not _runs(term):
+                continue
+            if negative and joining:
+                raise QueryError(f"search query {raw!r}: 'OR' cannot join an excluded term ({word})")
+            if negative:
+                excluded.append(term)
+            elif joining:
+                clauses[-1] = tuple(dict.fromkeys((*clauses[-1], term)))
+            else:
+                clauses.append((term,))
+            joining = False
+        if joining:
+            raise QueryError(f"search query {raw!r}: 'OR' needs a term on each side")
+        if not clauses:
+            what = "only excludes: give a term to look for besides the '-' ones" if excluded else \
+                "has nothing to search for: give letters, digits or Chinese"
+            raise QueryError(f"search query {raw!r} {what}")
+        return cls(tuple(dict.fromkeys(clauses)), tuple(dict.fromkeys(excluded)))
 
-    def phrases(self) -> list[list[str]]:
-        """Per term, the characters that must occur next to each other."""
-        return [index_tokens(term).split(" ") for term in self.terms]
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every term looked for (not the excluded ones): what snippets mark."""
+        return tuple(dict.fromkeys(term for clause in self.clauses for term in clause))
 
     def title_expression(self) -> str:
-        """An FTS5 MATCH expression over character tokens: one phrase per term, all
-        required. Tokens never contain a quote or a space (both are split off), so quoting
-        each phrase makes syntax characters (", *, :, NEAR, AND) plain text."""
-        return _all_of(" ".join(tokens) for tokens in self.phrases())
+        """An FTS5 MATCH expression over the titles' character tokens: one phrase per term,
+        every clause required. Tokens never contain a quote or a space (both are split
+        off), so quoting each phrase makes syntax characters (", *, :, NEAR) plain text.
+        Excluded terms are left to the confirmation of each hit."""
+        return _all_of(_any_of(f'"{index_tokens(term)}"' for term in clause) for clause in self.clauses)
 
     def pair_expression(self) -> str | None:
-        """The terms of two or more characters as phrases of pair tokens, all required."""
-        return _all_of(pair_tokens(t) for t in self.terms if not self._single(t)) or None
+        """The clauses whose terms all have two or more characters, as phrases of pair
+        tokens, and the excluded terms of that kind the index can tell exactly."""
+        wanted = [_any_of(f'"{pair_tokens(t)}"' for t in clause)
+                  for clause in self.clauses if not any(map(_single, clause))]
+        unwanted = [f'"{pair_tokens(t)}"' for t in self.excluded if not _single(t) and not _gapped(t)]
+        return _without(_all_of(wanted), unwanted) if wanted else None
 
     def char_expression(self) -> str | None:
-        """The one-character terms, all required."""
-        return _all_of(t for t in self.terms if self._single(t)) or None
-
-    @staticmethod
-    def _single(term: str) -> bool:
-        return len(_RUN_BREAK.sub(GAP, term)) == 1
+        """The clauses with a one-character term, over the character index: a longer term
+        in such a clause stands for all its characters, a superset that each hit's
+        confirmation narrows; and the excluded single characters."""
+        wanted = [_any_of(_chars_of(t) for t in clause)
+                  for clause in self.clauses if any(map(_single, clause))]
+        unwanted = [f'"{t}"' for t in self.excluded if _single(t)]
+        return _without(_all_of(wanted), unwanted) if wanted else None
 
     @cached_property
     def exact(self) -> bool:
-        """Whether every index hit is a true match: no term has punctuation inside, which
-        the index sees only as "some gap". Asked once per candidate row, so computed once."""
-        return not any(GAP in tokens for tokens in self.phrases())
+        """Whether every index hit is a true match: no term has punctuation inside (which
+        the index sees only as "some gap"), no clause mixes one-character and longer terms,
+        nothing is excluded. Asked once per candidate row, so computed once."""
+        mixed = any(any(map(_single, c)) and not all(map(_single, c)) for c in self.clauses)
+        return not (mixed or self.excluded or any(map(_gapped, self.terms)))
 
     @cached_property
     def has_letters(self) -> bool:
@@ -188,11 +225,36 @@ class Query:
         return any(c.isascii() and c.isalpha() for term in self.terms for c in term)
 
     def matches(self, text: str) -> bool:
-        return all(term in text for term in self.terms)
+        return all(any(term in text for term in clause) for clause in self.clauses) and \
+            not any(term in text for term in self.excluded)
 
 
-def _all_of(phrases: Iterable[str]) -> str:
-    return " AND ".join(f'"{phrase}"' for phrase in phrases)
+def _single(term: str) -> bool:
+    return len(_RUN_BREAK.sub(GAP, term)) == 1
+
+
+def _gapped(term: str) -> bool:
+    """Whether a term holds punctuation, which the index sees only as "some gap"."""
+    return GAP in _RUN_BREAK.sub(GAP, term)
+
+
+def _chars_of(term: str) -> str:
+    """A term as the character index sees it: its characters, all required."""
+    return _all_of(f'"{c}"' for c in dict.fromkeys(_RUN_BREAK.sub("", term)))
+
+
+def _all_of(parts: Iterable[str]) -> str:
+    parts = list(parts)
+    return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
+
+
+def _any_of(parts: Iterable[str]) -> str:
+    parts = list(parts)
+    return parts[0] if len(parts) == 1 else " OR ".join(f"({p})" for p in parts)
+
+
+def _without(wanted: str, unwanted: list[str]) -> str:
+    return f"({wanted}) NOT ({_any_of(unwanted)})" if unwanted else wanted
 
 
 def snippet(html_body: str, query: Query, width: int = 80) -> str:

@@ -69,6 +69,8 @@ class MockArticle:
     lists: frozenset[str] = field(default_factory=frozenset)
     story: str = ""
     """The code of the article it reprints (with ``reprints``), else its own."""
+    important: bool = False
+    """Marked red in the flash list (``titleColor`` 3), as the desk marks one item in nine."""
     stocks: list[tuple[str, str]] = field(default_factory=list)
     """(name, secid) of the companies it mentions: the first by a stock link on its page,
     in the flash list's stockList and as 名称(code) in text; the second as 名称（code.SH）."""
@@ -159,6 +161,7 @@ class MockNews:
                     if self.stocks:
                         self._mention_companies(article)
                 article.lists = self._lists(article.column)
+                article.important = index % 9 == 4
                 self.articles.append(article)
                 self.by_code[code] = article
 
@@ -218,7 +221,8 @@ class MockNews:
         items = [{
             "code": a.code, "title": a.title, "summary": f"【{a.title}】{a.paragraphs[0]}",
             "showTime": f"{a.published:%Y-%m-%d %H:%M:%S}", "realSort": _sort(a),
-            "titleColor": 0, "stockList": [secid for _, secid in a.stocks[:1]], "image": [],
+            "titleColor": 3 if a.important else 0,
+            "stockList": [secid for _, secid in a.stocks[:1]], "image": [],
         } for a in page]
         return _dump({"req_trace": query["req_trace"], "code": "1", "message": "success",
                       "data": {"fastNewsList": items, "sortEnd": _sort(page[-1]) if page else "",

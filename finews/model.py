@@ -76,6 +76,8 @@ class Article:
     its text names (finews.stocks)."""
     key: int = 0
     html: str = ""
+    importance: int = 0
+    """0, or finews.follow.IMPORTANT when the source marked it (Eastmoney's red headlines)."""
 
     def __post_init__(self) -> None:
         if not is_safe_code(self.code):

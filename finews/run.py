@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from finews.collect import Collector, SourceReport
 from finews.config import Settings
 from finews.errors import FinewsError
-from finews.store import ArchiveURL, Store
+from finews.store import ArchiveURL, Store, open_store
 
 
 @contextmanager
@@ -78,11 +78,30 @@ class RunLoop:
         previous = {
             sig: signal.signal(sig, self._handle_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
+        sender = self._start_sender()
         try:
             self._loop()
         finally:
+            self.stopping.set()
+            if sender is not None:
+                sender.join()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _start_sender(self) -> threading.Thread | None:
+        """The notifier, in a thread of its own with its own connection: a slow or dead
+        target never holds up collecting."""
+        if not any(w.notify for w in self.settings.follow.watches):
+            return None
+        thread = threading.Thread(target=self._send, name="finews-notify", daemon=True)
+        thread.start()
+        return thread
+
+    def _send(self) -> None:
+        from finews.notify import Notifier
+
+        with open_store(self.settings.archive_url) as store:
+            Notifier(store, self.settings).run(self.stopping)
 
     def _loop(self) -> None:
         passes = 0

@@ -110,6 +110,23 @@ def test_items_carry_outlet_category_time_and_clean_body(settings, tmp_path, moc
             assert article.published.utcoffset() is not None
 
 
+def test_red_flash_items_are_stored_important_whichever_source_stored_them_first(
+        settings, tmp_path, mock_news):
+    """titleColor 3 marks an item red; 0 leaves it ordinary. An item another list stored
+    first (the outlet's copy) is raised when the flash list marks it."""
+    red = set()
+    for name in ("fastnews-col102-page1.json", "fastnews-col102-page2.json"):
+        items = json.loads((EM / name).read_text(encoding="utf-8"))["data"]["fastNewsList"]
+        red |= {stable_id(item["code"]) for item in items if item["titleColor"]}
+    assert len(red) == 3
+    others = [s.name for s in settings.sources if s.kind != "eastmoney-fastnews"]
+    collect(settings, tmp_path / "a.db", names=others)
+    collect(settings, tmp_path / "a.db")
+    with open_store(str(tmp_path / "a.db")) as store:
+        keys = {a.key: a.id for a in store.iter_articles()}
+        assert {keys[k] for k in store.importance_of(list(keys))} == red
+
+
 def test_article_page_gives_the_full_clean_body(settings, tmp_path, mock_news):
     collect(settings, tmp_path / "a.db", names={"yaowen", "search-301987"})
     with open_store(str(tmp_path / "a.db")) as store:

@@ -16,16 +16,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope, Send
 
 from finews.config import Settings
-from finews.errors import BadRequest
+from finews.errors import BadRequest, ConfigError
 from finews.serve.openapi import openapi_schema
 from finews.serve.queries import MAX_LIMIT, Archive, Filters
 from finews.serve.static import send_response
 
 POSITION_TTL = 0.25
 
-ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock", "group"}
+ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock", "group",
+                  "important"}
 STOCK_PARAMS = {"q", "limit"}
 SEARCH_PARAMS = ARTICLE_PARAMS | {"order"}
+WATCH_PARAMS = {"limit", "cursor"}
+JSON = b"application/json"
+ATOM = b"application/atom+xml; charset=utf-8"
 
 
 def _filters(request: Request, allowed: set[str], default_limit: int) -> Filters:
@@ -42,12 +46,16 @@ def _filters(request: Request, allowed: set[str], default_limit: int) -> Filters
     order = params.get("order", "newest")
     if order not in ("newest", "relevance"):
         raise BadRequest("order", "must be 'newest' or 'relevance'")
+    important = params.get("important", "false").lower()
+    if important not in ("true", "false", "1", "0"):
+        raise BadRequest("important", "must be 'true' (only important articles) or 'false'")
     return Filters(
         outlet=params.get("outlet") or None, tag=params.get("tag") or None,
         since=params.get("since") or None, until=params.get("until") or None,
         q=params.get("q") or None, limit=int(raw_limit),
         cursor=params.get("cursor") or None, ranked=order == "relevance",
         stock=params.get("stock") or None, group=params.get("group") or None,
+        important=important in ("true", "1"),
     )
 
 
@@ -62,7 +70,7 @@ class Api:
         self.open_archive = open_archive
         self.settings = settings
         self.local = threading.local()
-        self.cache: dict[str, tuple[int, bytes, bytes]] = {}
+        self.cache: dict[str, tuple[int, bytes, bytes, bytes]] = {}
         self.known_position = (0.0, -1)
 
     def position(self) -> int:
@@ -81,13 +89,13 @@ class Api:
         hit = self.cache.get(scope["path"] + "?" + scope["query_string"].decode("latin-1"))
         if hit is None or hit[0] != self.position():
             return False
-        _, body, etag = hit
+        _, body, etag, media = hit
         extra = [(b"etag", etag), (b"cache-control", b"no-cache")]
         for name, value in scope["headers"]:
             if name == b"if-none-match" and value == etag:
                 await send_response(send, 304, b"", None, extra, head=True)
                 return True
-        await send_response(send, 200, body, b"application/json", extra, head=False)
+        await send_response(send, 200, body, media, extra, head=False)
         return True
 
     def archive(self) -> Archive:
@@ -96,41 +104,58 @@ class Api:
             archive = self.local.archive = Archive(self.open_archive(), self.settings)
         return archive
 
-    def _cached(self, request: Request, compute) -> Response:
-        """The JSON for this URL, recomputed only when the archive has changed."""
+    def _cached(self, request: Request, compute, media: bytes = JSON) -> Response:
+        """The answer for this URL (JSON of what ``compute`` returns, or the bytes it
+        returns), recomputed only when the archive has changed."""
         archive = self.archive()
         position = self.position()
         key = request.url.path + "?" + request.url.query
         hit = self.cache.get(key)
         if hit is None or hit[0] != position:
             try:
-                body = json.dumps(compute(archive), ensure_ascii=False, separators=(",", ":")).encode()
+                answer = compute(archive)
             except BadRequest as exc:
                 return _error(400, exc.field, exc.message)
+            except ConfigError as exc:
+                return _error(404, None, str(exc))
+            body = answer if isinstance(answer, bytes) else \
+                json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
             etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
             if len(self.cache) > 2000:
                 self.cache.clear()
-            hit = self.cache[key] = (position, body, etag)
-        _, body, etag = hit
+            hit = self.cache[key] = (position, body, etag, media)
+        _, body, etag, media = hit
         headers = {"etag": etag.decode(), "cache-control": "no-cache"}
         if request.headers.get("if-none-match") == headers["etag"]:
             return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        return Response(body, media_type=media.decode(), headers=headers)
 
     def _filtered(self, request: Request, allowed: set[str], default_limit: int,
-                  compute: Callable[[Archive, Filters], dict]) -> Response:
+                  compute: Callable[[Archive, Filters], dict | bytes], media: bytes = JSON) -> Response:
         """An endpoint over checked parameters: a 400 for bad ones, else a cached answer."""
         try:
             f = _filters(request, allowed, default_limit)
         except BadRequest as exc:
             return _error(400, exc.field, exc.message)
-        return self._cached(request, lambda a: compute(a, f))
+        return self._cached(request, lambda a: compute(a, f), media)
 
     async def articles(self, request: Request) -> Response:
         return self._filtered(request, ARTICLE_PARAMS, 50, Archive.articles)
 
     async def search(self, request: Request) -> Response:
         return self._filtered(request, SEARCH_PARAMS, 20, Archive.search)
+
+    async def search_atom(self, request: Request) -> Response:
+        """Any search as a feed, to subscribe to."""
+        return self._filtered(request, SEARCH_PARAMS, 20, Archive.search_feed, ATOM)
+
+    async def watch(self, request: Request) -> Response:
+        """A watch's latest matches; ``NAME.atom`` gives them as a feed."""
+        name = request.path_params["name"]
+        if name.endswith(".atom"):
+            return self._filtered(request, WATCH_PARAMS, 50,
+                                  lambda a, f: a.watch_feed(name[:-5], f), ATOM)
+        return self._filtered(request, WATCH_PARAMS, 50, lambda a, f: a.watch(name, f))
 
     async def article(self, request: Request) -> Response:
         article_id = request.path_params["article_id"]

@@ -45,6 +45,8 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsA
         Route("/api/articles", api.articles),
         Route("/api/articles/{article_id}", api.article),
         Route("/api/search", api.search),
+        Route("/api/search.atom", api.search_atom),
+        Route("/api/watch/{name}", api.watch),
         Route("/api/sources", api.sources),
         Route("/api/stories/{story_id}", api.story),
         Route("/api/stocks", api.stocks),

@@ -33,6 +33,8 @@ def _article_schema(extra: dict | None = None) -> dict:
         "source": {"type": "string"},
         "stocks": {"type": "array", "items": _STOCK,
                    "description": "The securities it mentions, the first named first"},
+        "important": {"type": "boolean",
+                      "description": "Marked important: red in Eastmoney's 7×24 list, or by a rule"},
         **(extra or {}),
     }
     return {"type": "object", "properties": props, "required": list(props)}
@@ -60,7 +62,11 @@ def openapi_schema() -> dict:
          "description": "A security: its secid (1.600519), its code (600519) or a name it had"},
         {"name": "group", "in": "query", "schema": {"type": "string", "enum": ["story"]},
          "description": "story: one item per story (its newest match), with the other copies"},
+        {"name": "important", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]},
+         "description": "true: only important articles"},
     ]
+    atom = {"description": "An Atom feed",
+            "content": {"application/atom+xml": {"schema": {"type": "string"}}}}
     error = {"description": "Bad parameter", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"},
                                          "field": {"type": ["string", "null"]}},
@@ -100,7 +106,8 @@ def openapi_schema() -> dict:
                 },
             }},
             "/api/search": {"get": {
-                "summary": "Full-text search: every article containing every space-separated term",
+                "summary": "Full-text search: every article containing every space-separated term "
+                           "(OR between two terms: either; a leading -: excluded)",
                 "parameters": [*filters,
                                {"name": "q", "in": "query", "required": True,
                                 "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
@@ -108,6 +115,24 @@ def openapi_schema() -> dict:
                                 "schema": {"type": "string", "enum": ["newest", "relevance"]}},
                                _limit(20)],
                 "responses": {"200": page(hit), "400": error},
+            }},
+            "/api/search.atom": {"get": {
+                "summary": "A search as an Atom feed, newest first: subscribe to any query",
+                "parameters": [*filters,
+                               {"name": "q", "in": "query", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+                               _limit(20)],
+                "responses": {"200": atom, "400": error},
+            }},
+            "/api/watch/{name}": {"get": {
+                "summary": "A [[watch]]'s latest matches in the archive; NAME.atom is its feed",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                               _limit(50)],
+                "responses": {"200": page(_article_schema()), "400": error,
+                              "404": {"description": "No such watch", "content": {"application/json": {
+                                  "schema": error["content"]["application/json"]["schema"]}}}},
             }},
             "/api/stories/{story_id}": {"get": {
                 "summary": "One story: the copies of one report that several outlets ran",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from finews.config import Settings
 from finews.errors import BadRequest, FinewsError
+from finews.follow import IMPORTANT
 from finews.fulltext import Query
 from finews.keys import ALL_KEYS, key_range
 from finews.model import Article
@@ -38,6 +39,8 @@ class Filters:
     stock: str | None = None
     group: str | None = None
     """``story``: one item per story, its newest match, with the other ``copies``."""
+    important: bool = False
+    """Only important articles (marked red by their source, or by an [[important]] rule)."""
 
 
 def parse_time(value: str, field: str, tz: ZoneInfo, *, end: bool) -> datetime:
@@ -115,21 +118,25 @@ class Archive:
 
         def page(low_high: tuple[int, int] | None, n: int) -> list[Article]:
             return self.store.summaries(category=category, tag=f.tag or None, keys=low_high,
-                                        limit=n, stock=stock, with_stocks=f.group is not None)
+                                        limit=n, stock=stock, with_stocks=f.group is not None,
+                                        important=f.important)
         if f.group:
-            rows, more, copies = self._one_per_story(page, keys, f.limit, category, f.tag, stock)
+            rows, more, copies = self._one_per_story(page, keys, f.limit, category, f.tag, stock,
+                                                     f.important)
         else:
             rows = page(keys, f.limit + 1)
             more, copies = len(rows) > f.limit, None
             rows = rows[: f.limit]
         stocks = self.store.stocks_of([a.key for a in rows])
+        self._mark(rows)
         return {
             "articles": [self._with_copies(self.summary(a, stocks[a.key]), copies, a) for a in rows],
             "next_cursor": str(rows[-1].key) if more else None,
         }
 
     def _one_per_story(self, page, keys: tuple[int, int] | None, limit: int, category: str | None,
-                       tag: str | None, stock: str | None) -> tuple[list[Article], bool, dict]:
+                       tag: str | None, stock: str | None, important: bool = False,
+                       ) -> tuple[list[Article], bool, dict]:
         """The newest ``limit`` matches that are their story's newest match: an older copy
         whose story has a newer match (on this page or an earlier one) is left out, so
         paging on with the cursor never shows a story twice."""
@@ -145,11 +152,14 @@ class Archive:
             stories = self.store.story_ids([a.key for a in batch])
             wanted = sorted({s for s in stories.values() if s not in members})
             members.update(self.store.story_articles(wanted) if wanted else {})
+            red = self.store.importance_of([m.key for ms in members.values() for m in ms]) \
+                if important else {}
             for a in batch:
                 story = stories.get(a.key)
                 newer = [m for m in members.get(story, []) if a.key < m.key <= top
                          and (category is None or m.category == category)
-                         and (tag is None or tag in m.tags) and (stock is None or stock in m.stocks)]
+                         and (tag is None or tag in m.tags) and (stock is None or stock in m.stocks)
+                         and (not important or m.key in red)]
                 if not newer:
                     shown.append(a)
                     found[a.key] = story if story is not None else a.key
@@ -198,7 +208,7 @@ class Archive:
             hits = self.store.search(
                 query, category=category, tag=f.tag or None, keys=self._keys(f),
                 limit=wanted, ranked=f.ranked, snippets=not f.group,
-                stock=_secid(self.store, f.stock) if f.stock else None,
+                stock=_secid(self.store, f.stock) if f.stock else None, important=f.important,
             )
             if not f.group or len(hits) < wanted or len(
                     set(self.store.story_ids([h.article.key for h in hits]).values())) > f.limit:
@@ -210,6 +220,7 @@ class Archive:
         more = len(hits) > f.limit and not f.ranked
         hits = hits[: f.limit]
         stocks = self.store.stocks_of([h.article.key for h in hits])
+        self._mark([h.article for h in hits])
         return {
             "query": list(query.terms),
             "articles": [self._with_copies(self.hit(h, stocks[h.article.key]), copies, h.article)
@@ -243,6 +254,7 @@ class Archive:
         article = self.store.get(article_id)
         if article is None:
             return None
+        self._mark([article])
         data = self.summary(article, self.store.stocks_of([article.key])[article.key])
         data["html"] = article.html
         data["aliases"] = [
@@ -268,7 +280,49 @@ class Archive:
             "page": article_path(a.category, a.published, a.code, self.settings.tz),
             "source": a.source,
             "stocks": stocks,
+            "important": a.importance >= IMPORTANT,
         }
+
+    def _mark(self, articles: list[Article]) -> None:
+        """Give the articles their importance, which the archive keeps apart."""
+        levels = self.store.importance_of([a.key for a in articles])
+        for a in articles:
+            a.importance = levels.get(a.key, 0)
+
+    def watch(self, name: str, f: Filters) -> dict:
+        """A watch's matches in the archive, newest first, with a cursor."""
+        self._check_limit(f.limit)
+        watch = self.settings.follow.watch(name)
+        before = self._keys(f)
+        keys = self.store.followed_keys(watch.criterion, f.limit + 1,
+                                        before=before[1] + 1 if before else None)
+        more, keys = len(keys) > f.limit, keys[: f.limit]
+        found = self.store.by_keys(keys)
+        rows = [found[key] for key in keys]
+        stocks = self.store.stocks_of(keys)
+        self._mark(rows)
+        return {"watch": name, "query": watch.query_text, "stocks": list(watch.criterion.stocks),
+                "articles": [self.summary(a, stocks[a.key]) for a in rows],
+                "next_cursor": str(rows[-1].key) if more else None}
+
+    def watch_feed(self, name: str, f: Filters) -> bytes:
+        data = self.watch(name, f)
+        return self._feed(f"关注：{name}", f"/api/watch/{name}.atom", f"/watch/{name}.html",
+                          [a["id"] for a in data["articles"]])
+
+    def search_feed(self, f: Filters) -> bytes:
+        """A search as an Atom feed, newest first whatever the order asked."""
+        f.ranked = False
+        data = self.search(f)
+        return self._feed(f"搜索：{f.q}", "/api/search.atom", "/search.html",
+                          [a["id"] for a in data["articles"]])
+
+    def _feed(self, title: str, self_path: str, alternate: str, ids: list[str]) -> bytes:
+        from finews.site.pages import Renderer
+
+        entries = [a for a in (self.store.get(i) for i in ids) if a is not None]
+        return Renderer(self.settings).feed(f"{title} - {self.settings.site.title}", self_path,
+                                            alternate, entries)
 
     def hit(self, h: SearchHit, stocks: list[dict]) -> dict:
         data = self.summary(h.article, stocks)
@@ -324,7 +378,32 @@ class Archive:
                 "healthy": h.consecutive_failures == 0 and h.last_success > 0,
                 "gap": h.gap,
             })
+        return rows + self.notification_targets()
+
+    def notification_targets(self) -> list[dict]:
+        """Each watch's notification targets, as rows like a source's: a target that keeps
+        failing shows its failures and last error (its URL only up to the host: the rest
+        may hold a token)."""
+        health = {(h.watch, h.target): h for h in self.store.outbox_health()}
+        rows = []
+        for watch in self.settings.follow.watches:
+            for target, url in watch.targets().items():
+                h = health.get((watch.name, target))
+                failing = h.failing if h else 0
+                rows.append({
+                    "name": f"notify:{watch.name}:{target[:8]}", "kind": "notify",
+                    "enabled": True, "interval": "", "target": _redacted(url),
+                    "pending": h.pending if h else 0, "consecutive_failures": failing,
+                    "last_error": h.last_error if h and failing else "",
+                    "healthy": failing == 0, "gap": "",
+                })
         return rows
+
+
+def _redacted(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/…"
 
 
 def _iso(ts: int, tz: ZoneInfo) -> str | None:

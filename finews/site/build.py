@@ -11,6 +11,7 @@ work next time.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from finews.config import Settings
+from finews.follow import Criterion
 from finews.keys import ALL_KEYS, key_range, key_time
 from finews.model import Article, CategoryCount
 from finews.parallel import map_chunks
@@ -47,6 +49,7 @@ from finews.site.sitemaps import Sitemaps
 from finews.site.stories import STORY_DIRECTORY, StoryIndex, same_day, story_path
 from finews.stocks import Security, parse_secid
 from finews.store import Store, open_store
+from finews.store.base import LogEntry
 
 FEED_SIZE = 50
 HOME_LATEST = 100
@@ -147,6 +150,8 @@ class SiteBuilder:
             full = (self.options.full or last is None or out.state("fingerprint") != fingerprint
                     or not (self.options.out / "index.html").exists())
             report = BuildReport(full=full)
+            self._logged: list[LogEntry] = []
+            self._follow_state = out.state("follow") or ""
             if full:
                 months = self._full(out, window)
             else:
@@ -158,7 +163,8 @@ class SiteBuilder:
                 search_started = time.perf_counter()
                 report.shards = build_shards(out, sorted(months), all_months=self.sitemaps.months(window))
                 report.search_seconds = time.perf_counter() - search_started
-            out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0])})
+            out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0]),
+                        "follow": self._follow_state})
             report.written, report.unchanged, report.removed = out.written, out.unchanged, out.removed
             report.pages = self.pages
             report.seconds = time.perf_counter() - started
@@ -203,6 +209,7 @@ class SiteBuilder:
             self._home_and_feeds(out, [], window)
             self._redirects(out, None)
             self._fixed_pages(out)
+            self._followed_pages(out, True, window)
             outlets.result()
         self.sitemaps.index(out, [c.slug for c in self._category_counts()])
         for path in out.all_paths() - set(out.produced):
@@ -318,7 +325,9 @@ class SiteBuilder:
     ) -> set[str]:
         affected = _Affected()
         tz = self.tz
-        for entry in self.store.log_since(last):
+        log = self.store.log_since(last)
+        self._logged = log
+        for entry in log:
             if entry.action == "alias":
                 affected.aliases.add(entry.id)
                 continue
@@ -335,6 +344,7 @@ class SiteBuilder:
                 affected.touch(gone.key, gone.category, gone.tags, gone.published, tz, gone.stocks)
                 affected.dropped.append(self.renderer.article_site_path(gone))
                 affected.gaps.add((gone.key, gone.category))
+        self._followed_pages(out, False, window)
         if not (affected.categories or affected.aliases):
             return set()
         self._know_securities()
@@ -519,10 +529,12 @@ class SiteBuilder:
         self._listing(out, window, first_key, self._category_listing(out, slug), category=slug)
 
     def _know_securities(self) -> None:
-        """Every security's names, read once per build: its chips, links and heading."""
+        """Every security's names, read once per build: its chips, links and heading; and
+        which articles are important, marked red in lists."""
         if self._names is None:
             self._names = self.store.all_security_names()
             self.renderer.know_securities({secid: names[0] for secid, names in self._names.items()})
+            self.renderer.know_important(self.store.important_keys())
 
     def _stock_listing(self, out: Output, secid: str, window: tuple[int, int]) -> Listing:
         security = parse_secid(secid) or Security(0, secid)
@@ -676,6 +688,51 @@ class SiteBuilder:
             path = link if link.endswith(".html") else link.rstrip("/") + "/index.html"
             if ".." not in path and path.startswith("/"):
                 self._write(out, path, self.renderer.redirect(category_path(slug)))
+
+    # -- followed news: the important page and the watches' pages --------------------
+
+    def _followed_pages(self, out: Output, full: bool, window: tuple[int, int]) -> None:
+        """Write the pages and feeds of /important and of each watch whose matches the
+        changes since the last build touched (all of them after a full build or a change
+        of the [[watch]] tables; those of removed watches go). What the watch tables were
+        is kept in the build's state."""
+        watches = self.settings.follow.watches
+        state = hashlib.sha256(repr(watches).encode()).hexdigest()[:16]
+        previous, self._follow_state = self._follow_state, state
+        put = {e.id: e.key for e in self._logged if e.action == "put"}
+        gone = {e.id for e in self._logged if e.action == "drop"} - set(put)
+        everything = full or previous != state or bool(gone)
+        if not everything and not put:
+            return
+        articles = self.store.by_keys(sorted(set(put.values())))
+        important = self.store.importance_of(list(articles))
+        pages = [(Criterion(important=True), "重要消息", "/important")]
+        pages += [(w.criterion, f"关注：{w.name}", f"/watch/{w.name}") for w in watches]
+        for criterion, heading, base in pages:
+            if everything or self.store.picks_any(criterion, sorted(articles.items()), important):
+                self._followed_page(out, criterion, heading, base, window)
+        if everything:
+            kept = {f"/watch/{w.name}.{ext}" for w in watches for ext in ("html", "xml")}
+            for path in out.paths_with_prefix("/watch/"):
+                if path not in kept:
+                    out.remove(path)
+
+    def _followed_page(self, out: Output, criterion: Criterion, heading: str, base: str,
+                       window: tuple[int, int]) -> None:
+        self._know_securities()
+        self._know_stories()
+        keys = self.store.followed_keys(criterion, self.options.per_page, lowest=window[0])
+        found = self.store.by_keys(keys)
+        named = self.store.stock_ids(keys)
+        entries = [found[key] for key in keys]
+        for article in entries:
+            article.stocks = named[article.key]
+        feed = f"{base}.xml"
+        self._write(out, f"{base}.html", self.renderer.listing(
+            heading, entries, subheading=f"最新 {len(entries)} 篇", feed=self.renderer.href(feed)))
+        self._write(out, feed, self.renderer.feed(
+            f"{heading} - {self.settings.site.title}", feed, f"{base}.html", entries[:FEED_SIZE],
+            summaries=True, notes=self._outlets_named(entries[:FEED_SIZE])))
 
     def _fixed_pages(self, out: Output) -> None:
         self._write(out, "/404.html", self.renderer.simple("404.html"))

@@ -41,6 +41,12 @@ def safe_file_name(name: str) -> str:
     return cleaned[:120] or "_"
 
 
+IMPORTANT_ITEM = ' class="important"'
+IMPORTANT_MARK = '<span class="red-mark">重要</span> '
+"""How lists mark an important article: a red headline and, after it, a red label that is
+read out too (the headline stays the item's first link)."""
+
+
 def article_path(category: str, published: datetime, code: str, tz: ZoneInfo) -> str:
     """Formatted field by field: strftime was the slowest part of listing every article."""
     d = published.astimezone(tz)
@@ -117,6 +123,7 @@ class Renderer:
         self.security_names: dict[str, str] = {}
         self._stock_links: dict[str, dict[str, str]] = {}
         self.stories = StoryIndex({})
+        self.important: set[int] = set()
 
     @cached_property
     def env(self) -> jinja2.Environment:
@@ -208,6 +215,10 @@ class Renderer:
         return {"href": self.href(badge[0]), "label": badge[1],
                 "copies": [self.view(c) for c in reversed(copies)]}
 
+    def know_important(self, keys: set[int]) -> None:
+        """The important articles, which lists mark red."""
+        self.important = keys
+
     def know_securities(self, names: dict[str, str]) -> None:
         """The newest name of each security, for its chips, links and pages."""
         self.security_names = names
@@ -262,8 +273,10 @@ class Renderer:
         for a in items:
             v = self.view(a)
             outlet = (f'<a href="{v.category_href}">{_esc(v.outlet)}</a> ' if show_outlet else "")
+            red = a.key in self.important
             parts.append(
-                f'<li><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> <span class="meta">'
+                f'<li{IMPORTANT_ITEM if red else ""}><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> '
+                f'{IMPORTANT_MARK if red else ""}<span class="meta">'
                 f'{outlet}<time datetime="{v.iso}">{v.local.strftime(time_format)}</time>'
                 f'{self._chips(a.stocks) if a.stocks else ""}'
                 f'{self._story_badge(a) if badges else ""}</span></li>'

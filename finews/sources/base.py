@@ -33,6 +33,8 @@ class Item:
     stocks: list[str] = field(default_factory=list)
     category: str = ""
     id: str = ""
+    importance: int = 0
+    """finews.follow.IMPORTANT when the source marks the item (a red headline)."""
 
     def __post_init__(self) -> None:
         self.id = stable_id(self.code)
@@ -125,6 +127,7 @@ class Source(ABC):
             url=item.url,
             source=s.name,
             stocks=list(item.stocks),
+            importance=item.importance,
         )
 
 

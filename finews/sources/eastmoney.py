@@ -12,6 +12,7 @@ from typing import Any
 from finews.clean import clean_text, clean_title, sanitize_html, strip_bracket_title, text_to_html
 from finews.errors import InvalidArticle, ParseError
 from finews.fetch import Fetcher
+from finews.follow import IMPORTANT
 from finews.sources.base import Item, Page, Source, parse_items, parse_time
 
 ARTICLE_URL = "https://finance.eastmoney.com/a/{code}.html"
@@ -77,6 +78,14 @@ class EastmoneySource(Source):
         return ARTICLE_URL.format(code=code)
 
 
+def _red(color: Any) -> bool:
+    """``titleColor``: 0 for an ordinary item, non-zero (3 in the fixtures) for one the desk
+    marked red, important; a string of digits counts as its number."""
+    if isinstance(color, str) and color.strip().isdigit():
+        color = int(color)
+    return isinstance(color, int) and not isinstance(color, bool) and color != 0
+
+
 class FastNews(EastmoneySource):
     """7×24 flash news (getFastNewsList): cursor ``sortEnd``; the summary is the story."""
 
@@ -111,6 +120,7 @@ class FastNews(EastmoneySource):
             url=ARTICLE_URL.format(code=code), body=text_to_html(story), digest=story,
             full_text_url=self.page_url(code),
             stocks=[s for s in listed if isinstance(s, str)] if isinstance(listed, list) else [],
+            importance=IMPORTANT if _red(raw.get("titleColor")) else 0,
         )
 
 

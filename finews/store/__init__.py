@@ -5,15 +5,17 @@ from __future__ import annotations
 import sqlite3
 import sys
 
+from finews.follow import FollowRules
 from finews.store.sql import Store
 from finews.store.url import ArchiveURL
 from finews.stories import StoryRules
 
 
 def open_store(archive: ArchiveURL | str, category_overrides: dict[str, str] | None = None,
-               stories: StoryRules | None = None) -> Store:
+               stories: StoryRules | None = None, follow: FollowRules | None = None) -> Store:
     """Open the archive; a plain string is parsed as ``ArchiveURL.parse`` does. ``stories``:
-    how new articles are grouped (the defaults without it)."""
+    how new articles are grouped (the defaults without it); ``follow``: the watches and
+    importance rules new articles are matched against (none without it)."""
     if not isinstance(archive, ArchiveURL):
         archive = ArchiveURL.parse(archive)
     if archive.is_sqlite:
@@ -26,6 +28,8 @@ def open_store(archive: ArchiveURL | str, category_overrides: dict[str, str] | N
         store = PostgresStore(archive, category_overrides)
     if stories is not None:
         store.story_rules = stories
+    if follow is not None:
+        store.follow_rules = follow
     return store
 
 

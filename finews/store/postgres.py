@@ -19,6 +19,7 @@ from finews.errors import ArchiveError, FinewsError
 from finews.fulltext import INDEX_VERSION, Query, searchable_text
 from finews.model import Article
 from finews.store.base import SearchHit, relevance_score
+from finews.store.following import FOLLOW_MIGRATION
 from finews.store.grouping import STORY_BANDS_MIGRATION, STORY_MIGRATION
 from finews.store.sql import (
     _FULL_A,
@@ -99,6 +100,7 @@ MIGRATIONS = [
     SITE_STOCKS_MIGRATION,
     STORY_MIGRATION,
     STORY_BANDS_MIGRATION,
+    FOLLOW_MIGRATION,
 ]
 
 
@@ -249,18 +251,21 @@ class PostgresStore(Store):
         ranked: bool = False,
         snippets: bool = True,
         stock: str | None = None,
+        important: bool = False,
     ) -> list[SearchHit]:
-        filters, filter_params = search_filters(category, tag, keys, stock=stock)
-        clauses = ["t.text LIKE ALL(?)", *filters]
-        params = [[_like(term) for term in query.terms], *filter_params]
-        order = "a.key DESC"
-        if ranked:
-            order = "split_part(t.text, E'\\n', 1) LIKE ALL(?) DESC, a.key DESC"
-            params.append(params[0])
+        filters, filter_params = search_filters(category, tag, keys, stock=stock, important=important)
+        wanted = [[_like(term) for term in clause] for clause in query.clauses]
+        in_text = " AND ".join(["t.text LIKE ANY(?)"] * len(wanted))
+        in_title = "(" + " AND ".join(["split_part(t.text, E'\\n', 1) LIKE ANY(?)"] * len(wanted)) + ")"
+        clauses, params = [in_text, *filters], [*wanted, *filter_params]
+        if query.excluded:
+            clauses.append("NOT t.text LIKE ANY(?)")
+            params.append([_like(term) for term in query.excluded])
+        order = f"{in_title} DESC, a.key DESC" if ranked else "a.key DESC"
         rows = self._x(
-            f"SELECT {_FULL_A}, split_part(t.text, E'\\n', 1) LIKE ALL(?) FROM search_text t "
+            f"SELECT {_FULL_A}, {in_title} FROM search_text t "
             f"JOIN articles a ON a.key = t.key WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?",
-            (params[0], *params, limit),
+            (*wanted, *params, *(wanted if ranked else ()), limit),
         ).fetchall()
         now = time.time()
         hits = []

@@ -31,6 +31,7 @@ from finews.store.base import (
     holder_is_dead,
     prefer_incoming,
 )
+from finews.store.following import Following
 from finews.store.grouping import StoryGrouping
 
 _COLUMNS = (
@@ -85,9 +86,12 @@ def _confirmed(row: tuple, query: Query, score: float = 0.0, with_snippet: bool 
     return SearchHit(article, snippet(article.html, query) if with_snippet else "", score)
 
 
+_IMPORTANT = "{} IN (SELECT key FROM article_importance WHERE level >= 1)"
+
+
 def search_filters(
     category: str | None, tag: str | None, keys: tuple[int, int] | None, key: str = "a.key",
-    stock: str | None = None,
+    stock: str | None = None, important: bool = False,
 ) -> tuple[list[str], list]:
     """Conditions that narrow a search, over the articles aliased ``a``; ``key`` names the
     column to bound by key (SQLite bounds its index's rowid, which FTS5 seeks to)."""
@@ -105,6 +109,8 @@ def search_filters(
     if stock is not None:
         clauses.append("a.key IN (SELECT key FROM article_securities WHERE secid = ?)")
         params.append(stock)
+    if important:
+        clauses.append(_IMPORTANT.format("a.key"))
     return clauses, params
 
 
@@ -163,7 +169,7 @@ def _stored_fields(article: Article) -> tuple:
 
 STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators",
                 "securities", "security_names", "article_securities", "mention_names",
-                "article_stories")
+                "article_stories", "article_importance", "outbox")
 _INSERT_TAG = "INSERT INTO article_tags VALUES (?, ?) ON CONFLICT DO NOTHING"
 _NEWEST_NAME = ("(SELECT n.name FROM security_names n WHERE n.secid = s.secid "
                 "ORDER BY n.last_seen DESC LIMIT 1)")
@@ -211,7 +217,7 @@ name; ``is_first`` marks the security it names first. A security keeps every nam
 linked under, with when it was last seen; the newest is its name."""
 
 
-class Store(StoryGrouping, ABC):
+class Store(StoryGrouping, Following, ABC):
     """An archive of articles, each stored exactly once under its stable id: one SQL
     store over a DB-API connection, in portable SQL; SQLite and PostgreSQL subclasses
     supply the small engine hooks below (statements, transactions, the search index)."""
@@ -271,6 +277,7 @@ class Store(StoryGrouping, ABC):
         ranked: bool = False,
         snippets: bool = True,
         stock: str | None = None,
+        important: bool = False,
     ) -> list[SearchHit]:
         """Articles that contain every term of the query, newest first (or ranked by
         relevance and recency); ``limit=None`` returns every match. Without snippets,
@@ -301,10 +308,19 @@ class Store(StoryGrouping, ABC):
     # -- writing ---------------------------------------------------------------------------
 
     def upsert(
-        self, articles: Iterable[Article], *, rolling: Iterable[str] = ("emnews",)
+        self, articles: Iterable[Article], *, rolling: Iterable[str] = ("emnews",),
+        notify: bool = False,
     ) -> UpsertResult:
-        """Store a batch in one transaction: new ids are added, known ids updated in place."""
-        batch = list(articles)
+        """Store a batch in one transaction: new ids are added, known ids updated in place.
+        ``notify``: the new articles' watch matches go into the outbox (a collector's
+        batches; imports of old posts notify no one)."""
+        self._notify_batch = notify
+        try:
+            return self._upsert(list(articles), rolling)
+        finally:
+            self._notify_batch = False
+
+    def _upsert(self, batch: list[Article], rolling: Iterable[str]) -> UpsertResult:
         rolling = set(rolling)
         result = UpsertResult()
         now = int(time.time())
@@ -368,6 +384,7 @@ class Store(StoryGrouping, ABC):
             self._index(token_rows)
             named = self._write_mentions(token_rows)
             self._group(token_rows)
+            self._follow(token_rows)
             self._xm(_INSERT_TAG, tag_rows)
             self._xm(
                 "INSERT INTO article_log (action, key, id, code, category, published, tags, stocks) "
@@ -471,6 +488,7 @@ class Store(StoryGrouping, ABC):
             self._index([(key, article)])
             self._write_mentions([(key, article)])
             self._group([(key, article)])
+            self._follow([(key, article)])
             self._xm(
                 _INSERT_TAG,
                 [(tag, key) for tag in article.tags],
@@ -493,7 +511,9 @@ class Store(StoryGrouping, ABC):
         self._x("DELETE FROM articles WHERE key=?", (row.key,))
         changed = article.content_hash != row.content_hash
         source = article.source if take_over else row.source or None
+        article.importance = max(article.importance, self._unmark(row.key))
         new = self._insert(article, row.first_seen, now if changed else row.last_changed, source)
+        self._move_outbox(row.key, new.key)
         if changed:
             self._x(
                 "INSERT INTO changes VALUES (?, ?, ?, ?)",
@@ -678,6 +698,14 @@ class Store(StoryGrouping, ABC):
     def _articles(self, sql: str, params: tuple = ()) -> list[Article]:
         return [_row_to_article(row) for row in self._x(sql, params)]
 
+    def by_keys(self, keys: list[int]) -> dict[int, Article]:
+        """Articles without their text, by key (keys not stored are left out)."""
+        found: dict[int, Article] = {}
+        for chunk in chunks(keys, 500):
+            found.update((a.key, a) for a in self._articles(
+                f"SELECT {_SUMMARY} FROM articles WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        return found
+
     def get(self, article_id: str) -> Article | None:
         rows = self._articles(f"SELECT {_FULL} FROM articles WHERE id=?", (article_id,))
         if not rows:
@@ -823,10 +851,11 @@ class Store(StoryGrouping, ABC):
         with_body: bool = False,
         stock: str | None = None,
         with_stocks: bool = False,
+        important: bool = False,
     ) -> list[Article]:
-        """Articles filtered by category, tag, key range and security, in key order;
-        ``with_stocks`` fills each one's ``stocks`` with the secids it names."""
-        where, params = self._filters(category, tag, keys, stock)
+        """Articles filtered by category, tag, key range, security and importance, in key
+        order; ``with_stocks`` fills each one's ``stocks`` with the secids it names."""
+        where, params = self._filters(category, tag, keys, stock, important)
         order = "DESC" if newest_first else "ASC"
         cols = _FULL if with_body else _SUMMARY
         found = self._articles(
@@ -882,7 +911,7 @@ class Store(StoryGrouping, ABC):
     @staticmethod
     def _filters(
         category: str | None, tag: str | None, keys: tuple[int, int] | None,
-        stock: str | None = None,
+        stock: str | None = None, important: bool = False,
     ) -> tuple[str, tuple]:
         clauses: list[str] = []
         params: list = []
@@ -898,6 +927,8 @@ class Store(StoryGrouping, ABC):
         if stock is not None:
             clauses.append("key IN (SELECT key FROM article_securities WHERE secid = ?)")
             params.append(stock)
+        if important:
+            clauses.append(_IMPORTANT.format("key"))
         source = "article_tags JOIN articles USING (key)" if tag is not None else "articles"
         return f"{source} " + ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 

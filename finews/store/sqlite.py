@@ -13,6 +13,7 @@ from finews.errors import FinewsError
 from finews.fulltext import INDEX_VERSION, Query, Tokens, text_tokens
 from finews.model import Article
 from finews.store.base import RANKED_CANDIDATES, SearchHit, relevance_score
+from finews.store.following import FOLLOW_MIGRATION
 from finews.store.grouping import STORY_BANDS_MIGRATION, STORY_MIGRATION
 from finews.store.sql import (
     _FULL,
@@ -157,6 +158,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     SITE_STOCKS_MIGRATION,
     STORY_MIGRATION,
     STORY_BANDS_MIGRATION.replace("(week, band, key)\n    );", "(week, band, key)\n    ) WITHOUT ROWID;"),
+    FOLLOW_MIGRATION,
 ]
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"
@@ -210,9 +212,11 @@ def _body_match(query: Query) -> tuple[str, str, tuple[str, ...]]:
 
 def _search_filters(
     category: str | None, tag: str | None, keys: tuple[int, int] | None, stock: str | None = None,
+    important: bool = False,
 ) -> tuple[str, tuple]:
     """Further conditions on the articles a (and the index row s), each led by AND."""
-    clauses, params = search_filters(category, tag, keys, key="s.rowid", stock=stock)
+    clauses, params = search_filters(category, tag, keys, key="s.rowid", stock=stock,
+                                     important=important)
     return "".join(f" AND {clause}" for clause in clauses), tuple(params)
 
 
@@ -377,8 +381,9 @@ class SQLiteStore(Store):
         ranked: bool = False,
         snippets: bool = True,
         stock: str | None = None,
+        important: bool = False,
     ) -> list[SearchHit]:
-        filters, params = _search_filters(category, tag, keys, stock)
+        filters, params = _search_filters(category, tag, keys, stock, important)
         if ranked:
             return self._ranked(query, filters, params, limit)
         source, match, match_params = _body_match(query)

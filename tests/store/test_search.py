@@ -139,7 +139,8 @@ def test_filters(corpus):
     assert window and all(start <= h.article.published < start + timedelta(hours=2) for h in window)
 
 
-SYNTAX = ['芯片"', "芯*", "NEAR(芯 片)", "title:芯片", "芯片 OR 降息", "(芯片)", "AND", "^芯", '"芯" "片"']
+SYNTAX = ['芯片"', "芯*", "NEAR(芯 片)", "title:芯片", "芯片 or 降息", "(芯片)", "AND", "^芯", '"芯" "片"',
+          "芯片 NOT 降息", "芯-片", "-3.5%"]
 
 
 @pytest.mark.parametrize("raw", SYNTAX)
@@ -147,6 +148,61 @@ def test_syntax_characters_are_plain_text(corpus, raw):
     query = Query.parse(raw)
     found = {h.article.id for h in corpus.search(query, limit=None)}
     assert found == _brute_force(corpus, " ".join(query.terms))
+
+
+def _brute_force_clauses(store, clauses: list[list[str]], excluded: list[str]) -> set[str]:
+    """Articles holding a term of every clause and no excluded term, by a scan."""
+    return {a.id for a in store.iter_articles()
+            if all(any(normalize(t) in a.search_text for t in clause) for clause in clauses)
+            and not any(normalize(t) in a.search_text for t in excluded)}
+
+
+def _boolean_queries(n: int) -> list[tuple[str, list[list[str]], list[str]]]:
+    """Random queries with OR and exclusions, mixing one-character, longer and punctuated
+    terms, with the clauses they stand for."""
+    rng = random.Random(23)
+    pool = [*WORDS, "股", "币", "年"]
+    queries = []
+    while len(queries) < n:
+        clauses = [rng.sample(pool, rng.randint(1, 3)) for _ in range(rng.randint(1, 2))]
+        excluded = rng.sample([t for t in pool if not t[0].isdigit()], rng.randint(0, 2))
+        raw = " ".join([" OR ".join(clause) for clause in clauses] + [f"-{t}" for t in excluded])
+        queries.append((raw, clauses, excluded))
+    return queries
+
+
+def test_or_and_exclusion_find_exactly_what_a_scan_finds(corpus):
+    total = 0
+    for raw, clauses, excluded in _boolean_queries(60):
+        expected = _brute_force_clauses(corpus, clauses, excluded)
+        for ranked in (False, True):
+            found = [h.article.id for h in corpus.search(Query.parse(raw), limit=None, ranked=ranked)]
+            assert len(found) == len(set(found)) and set(found) == expected, (raw, ranked)
+        total += len(expected)
+    assert total > 1000
+
+
+def test_or_binds_its_neighbours_and_spaces_join_the_rest(corpus):
+    query = Query.parse("芯片 OR 半导体 银行 -ETF基金")
+    assert query.clauses == (("芯片", "半导体"), ("银行",)) and query.excluded == ("etf基金",)
+    expected = _brute_force_clauses(corpus, [["芯片", "半导体"], ["银行"]], ["ETF基金"])
+    assert {h.article.id for h in corpus.search(query, limit=None)} == expected and expected
+
+
+def test_a_minus_before_a_digit_is_a_figure_not_an_exclusion():
+    assert Query.parse("跌幅 -3.5%") == Query((("跌幅",), ("-3.5%",)))
+    assert Query.parse("跌幅 -ETF").excluded == ("etf",)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("OR 芯片", "'OR' needs a term on each side"), ("芯片 OR", "'OR' needs a term on each side"),
+    ("芯片 OR OR 降息", "'OR' needs a term on each side"),
+    ("芯片 OR -降息", "'OR' cannot join an excluded term"),
+    ("-芯片", "only excludes"), ("-芯片 -降息", "only excludes"),
+])
+def test_misused_operators_are_explained(raw, message):
+    with pytest.raises(QueryError, match=message):
+        Query.parse(raw)
 
 
 def test_queries_with_nothing_to_search_are_rejected():
