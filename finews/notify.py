@@ -28,6 +28,7 @@ from finews.config import Settings
 from finews.model import Article
 from finews.site.pages import article_path
 from finews.store import Store
+from finews.store.base import new_holder
 from finews.store.following import Pending
 
 RETRY_FIRST_MS = 2000
@@ -112,6 +113,7 @@ class Notifier:
         self.settings = settings
         archive = settings.archive_url
         self.journal = SentJournal(Path(f"{archive.path}.sent")) if archive.is_sqlite else None
+        self.holder = new_holder()
         self.per_minute = settings.follow.per_minute
         self.targets = {(w.name, tid): url for w in settings.follow.watches
                         for tid, url in w.targets().items()}
@@ -124,9 +126,10 @@ class Notifier:
         self._names = None
         if self.journal is not None:
             self.journal.apply(self.store)
+        self.store.release_dead_claims()
         while True:
             before = report.handled
-            self._send_round(self.store.pending_messages(), report)
+            self._send_round(self.store.claim_messages(self.holder), report)
             if report.handled == before:
                 break
         if self.journal is not None:

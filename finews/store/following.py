@@ -16,6 +16,7 @@ from typing import Any
 from finews.follow import IMPORTANT, Criterion, FollowRules
 from finews.model import Article
 from finews.parallel import chunks
+from finews.store.base import holder_is_dead
 
 FOLLOW_MIGRATION = """
     CREATE TABLE article_importance (
@@ -25,13 +26,15 @@ FOLLOW_MIGRATION = """
         watch TEXT NOT NULL, key BIGINT NOT NULL, target TEXT NOT NULL,
         created BIGINT NOT NULL, due BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         sent BIGINT NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+        claimed_by TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (watch, key, target)
     );
     CREATE INDEX outbox_pending ON outbox (sent, due)
 """
 """Importance (issue 17): ``origin`` is 'source' (marked red by Eastmoney) or 'rule' (an
 [[important]] table). The outbox holds one row per match and target, times in
-milliseconds; ``sent`` is when the target confirmed it (0 while pending, -1 when dropped)."""
+milliseconds; ``sent`` is when the target confirmed it (0 while pending, -1 when dropped);
+``claimed_by`` the notifier sending it (several collectors may share a PostgreSQL archive)."""
 
 
 @dataclass
@@ -236,10 +239,30 @@ class Following:
     # -- the outbox ------------------------------------------------------------------------
 
     def pending_messages(self, limit: int = 500) -> list[Pending]:
-        """Messages due now, oldest first."""
+        """Messages due now, oldest first (to look at; a sender claims them)."""
         return [Pending(*row) for row in self._x(
             "SELECT watch, key, target, created, attempts FROM outbox WHERE sent = 0 AND due <= ? "
             "ORDER BY created, key LIMIT ?", (_now_ms(), limit))]
+
+    def claim_messages(self, holder: str, limit: int = 500, lease_ms: int = 60_000) -> list[Pending]:
+        """Messages due now, oldest first, each taken for ``lease_ms``: no other notifier
+        sends them meanwhile, and one that dies leaves them to the next after the lease (or
+        at once, once ``release_dead_claims`` sees it died)."""
+        with self.transaction():
+            claimed = self.pending_messages(limit)
+            self._xm("UPDATE outbox SET due = ?, claimed_by = ? WHERE watch = ? AND key = ? AND target = ?",
+                     [(_now_ms() + lease_ms, holder, m.watch, m.key, m.target) for m in claimed])
+        return claimed
+
+    def release_dead_claims(self) -> int:
+        """Messages claimed by a notifier of this host that no longer runs are due at once."""
+        holders = [h for (h,) in self._x(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE sent = 0 AND claimed_by <> ''")]
+        dead = [h for h in holders if holder_is_dead(h)]
+        with self.transaction(exclusive=False):
+            self._xm("UPDATE outbox SET due = ?, claimed_by = '' WHERE sent = 0 AND claimed_by = ?",
+                     [(_now_ms(), h) for h in dead])
+        return len(dead)
 
     def next_due_ms(self) -> int | None:
         return self._x("SELECT MIN(due) FROM outbox WHERE sent = 0").fetchone()[0]

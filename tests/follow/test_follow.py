@@ -3,8 +3,11 @@ the notifier that delivers the outbox through Apprise to a real receiver on 127.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -253,3 +256,36 @@ def test_answers_journaled_before_a_kill_are_not_sent_again(tmp_path, receiver):
         assert report.sent == 2 and not (tmp_path / "a.db.sent").exists()
         assert store.pending_messages() == []
     assert len(receiver.messages) == 2
+
+
+def test_two_notifiers_on_one_archive_send_each_message_once(tmp_path, archive, receiver):
+    """Several collectors share a PostgreSQL archive, each with its notifier: a message is
+    claimed by one of them."""
+    import threading
+
+    watch = f'[[watch]]\nname = "all"\nnotify = ["{receiver.url}"]\n'
+    settings = _settings(tmp_path, archive, watch, "per_minute = 100000")
+    with _open(settings) as store:
+        store.upsert(_fresh_articles(300), notify=True)
+    stores = [_open(settings) for _ in range(2)]
+    threads = [threading.Thread(target=Notifier(s, settings).send_due) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for s in stores:
+        s.close()
+    assert len(receiver.ids()) == len(set(receiver.ids())) == 300
+
+
+def test_messages_claimed_by_a_dead_notifier_are_sent_at_once(tmp_path, archive, receiver):
+    watch = f'[[watch]]\nname = "all"\nnotify = ["{receiver.url}"]\n'
+    settings = _settings(tmp_path, archive, watch)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with _open(settings) as store:
+        store.upsert(_fresh_articles(5), notify=True)
+        assert len(store.claim_messages(f"{os.uname().nodename}:{dead}:abcd")) == 5
+        assert store.pending_messages() == []  # claimed for a minute
+        assert Notifier(store, settings).send_due().sent == 5
+    assert len(receiver.messages) == 5
