@@ -70,7 +70,7 @@ def deliver(url: str, title: str, body: str) -> str:
     sender = apprise.Apprise()
     if not sender.add(url):
         return "not a notification URL Apprise understands"
-    with apprise.LogCapture(level=logging.WARNING) as log:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
         accepted = sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
     if accepted:
         return ""
@@ -127,7 +127,7 @@ class Notifier:
         if self.journal is not None:
             self.journal.apply(self.store)
         self.store.release_dead_claims()
-        while True:
+        while self.store.anything_due():
             before = report.handled
             self._send_round(self.store.claim_messages(self.holder), report)
             if report.handled == before:

@@ -198,10 +198,11 @@ def _stored_tokens(title: str, body: str, html: str) -> Tokens:
     return text_tokens(title, html or body)
 
 
-def _body_match(query: Query) -> tuple[str, str, tuple[str, ...]]:
+def _body_match(query: Query, excluding: bool = True) -> tuple[str, str, tuple[str, ...]]:
     """(FROM clause with alias s, WHERE clause, its parameters) for the articles whose
-    title or body holds every term: pairs for longer terms, characters for single ones."""
-    pairs, chars = query.pair_expression(), query.char_expression()
+    title or body holds every term: pairs for longer terms, characters for single ones;
+    ``excluding``: the index leaves out the excluded terms too (see Query.pair_expression)."""
+    pairs, chars = query.pair_expression(excluding), query.char_expression(excluding)
     if pairs and chars:
         return ("search_index s JOIN search_chars c ON c.rowid = s.rowid",
                 "search_index MATCH ? AND search_chars MATCH ?", (pairs, chars))
@@ -386,7 +387,7 @@ class SQLiteStore(Store):
         filters, params = _search_filters(category, tag, keys, stock, important)
         if ranked:
             return self._ranked(query, filters, params, limit)
-        source, match, match_params = _body_match(query)
+        source, match, match_params = _body_match(query, excluding=keys is None)
         hits: list[SearchHit] = []
         upper = None
         columns = _FULL_A if snippets or not query.exact else _SUMMARY_A
