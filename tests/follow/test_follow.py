@@ -289,3 +289,13 @@ def test_messages_claimed_by_a_dead_notifier_are_sent_at_once(tmp_path, archive,
         assert store.pending_messages() == []  # claimed for a minute
         assert Notifier(store, settings).send_due().sent == 5
     assert len(receiver.messages) == 5
+
+
+def test_messages_of_a_watch_removed_from_the_config_are_dropped_not_sent(tmp_path, archive, receiver):
+    watch = f'[[watch]]\nname = "all"\nnotify = ["{receiver.url}"]\n'
+    settings = _settings(tmp_path, archive, watch)
+    with _open(settings) as store:
+        store.upsert(_fresh_articles(4), notify=True)
+        report = Notifier(store, _settings(tmp_path, archive, "")).send_due()
+        assert (report.sent, report.dropped) == (0, 4) and store.pending_messages() == []
+    assert receiver.messages == []
