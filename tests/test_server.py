@@ -193,6 +193,7 @@ def test_sources_and_schema(served):
     assert set(schema["paths"]) == {
         "/api/articles", "/api/articles/{article_id}", "/api/search", "/api/sources", "/api/stocks",
         "/api/stocks/{secid}", "/api/stories/{story_id}", "/api/search.atom", "/api/watch/{name}",
+        "/api/live",
     }
 
 

@@ -4,6 +4,7 @@ home page costs one SQL query per request."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -20,8 +21,11 @@ from finews.errors import BadRequest, ConfigError
 from finews.serve.openapi import openapi_schema
 from finews.serve.queries import MAX_LIMIT, Archive, Filters
 from finews.serve.static import send_response
+from finews.site.pages import LATEST_ITEMS, latest_json
 
 POSITION_TTL = 0.25
+LIVE_POLL = 0.25
+LIVE_BATCH = 50
 
 ARTICLE_PARAMS = {"outlet", "tag", "since", "until", "q", "limit", "cursor", "stock", "group",
                   "important"}
@@ -185,6 +189,34 @@ class Api:
         if data is None:
             return _error(404, "secid", f"no security {secid!r} in the archive")
         return JSONResponse(data)
+
+    async def latest(self, request: Request) -> Response:
+        """latest.json as the archive has it now, naming the event stream: under `finews
+        serve` the 7×24 page is pushed what arrives instead of polling the built file."""
+        body = latest_json(self.archive().live_items(LATEST_ITEMS), live="/api/live")
+        return Response(body, media_type="application/json", headers={"cache-control": "no-cache"})
+
+    async def live(self, request: Request) -> Response:
+        """Server-Sent Events: each article stored after ``after`` (or the Last-Event-ID a
+        reconnecting browser sends), within LIVE_POLL seconds of its storing."""
+        from sse_starlette.sse import EventSourceResponse
+
+        given = request.headers.get("last-event-id") or request.query_params.get("after") or ""
+        if not given.isdigit() or len(given) > 19:
+            return _error(400, "after", "give the key of the newest item shown (latest.json's first)")
+
+        async def events():
+            last, seen = int(given), -1
+            while not await request.is_disconnected():
+                position = self.position()
+                if position != seen:
+                    seen = position
+                    for item in self.archive().live_items(LIVE_BATCH, after=last):
+                        last = int(item["key"])
+                        yield {"id": item["key"], "data": json.dumps(item, ensure_ascii=False)}
+                await asyncio.sleep(LIVE_POLL)
+
+        return EventSourceResponse(events(), ping=15)
 
     async def sources(self, request: Request) -> Response:
         """Not cached: health changes on every fetch, without a change to the articles."""

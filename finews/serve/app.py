@@ -16,6 +16,7 @@ from finews.config import Settings
 from finews.errors import FinewsError
 from finews.serve.api import Api
 from finews.serve.static import SiteFiles
+from finews.site.pages import LATEST_PATH
 from finews.store import open_store
 
 
@@ -29,7 +30,8 @@ class FinewsApp:
         self.starlette = starlette
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+        if scope["type"] == "http" and not scope["path"].startswith("/api/") \
+                and scope["path"] != LATEST_PATH:
             await self.site(scope, receive, send)
         elif scope["type"] != "http" or not await self.api.send_cached(scope, send):
             await self.starlette(scope, receive, send)
@@ -48,6 +50,8 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsA
         Route("/api/search.atom", api.search_atom),
         Route("/api/watch/{name}", api.watch),
         Route("/api/sources", api.sources),
+        Route("/api/live", api.live),
+        Route(LATEST_PATH, api.latest),
         Route("/api/stories/{story_id}", api.story),
         Route("/api/stocks", api.stocks),
         Route("/api/stocks/{secid}", api.stock),

@@ -167,6 +167,15 @@ def openapi_schema() -> dict:
                         "schema": error["content"]["application/json"]["schema"]}}},
                 },
             }},
+            "/api/live": {"get": {
+                "summary": "Server-Sent Events: each article stored after `after`, as the 7×24 page shows it",
+                "parameters": [{"name": "after", "in": "query", "required": True,
+                                "schema": {"type": "string"},
+                                "description": "The key of the newest item shown (latest.json's first)"}],
+                "responses": {"200": {"description": "An event stream, one event per article, id = its key",
+                                      "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                              "400": error},
+            }},
             "/api/sources": {"get": {
                 "summary": "The configured sources and their health",
                 "responses": {"200": {"description": "One entry per source", "content": {

@@ -82,6 +82,7 @@ class Archive:
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
+        self._renderer = None
 
     def _keys(self, f: Filters) -> tuple[int, int] | None:
         tz = self.settings.tz
@@ -282,6 +283,24 @@ class Archive:
             "stocks": stocks,
             "important": a.importance >= IMPORTANT,
         }
+
+    def live_items(self, limit: int, after: int | None = None) -> list[dict]:
+        """The 7×24 stream's items as the page shows them: the newest ``limit``, newest
+        first, or those stored after key ``after``, oldest first."""
+        from finews.site.pages import Renderer
+
+        if self._renderer is None:
+            self._renderer = Renderer(self.settings)
+        if after is None:
+            rows = self.store.summaries(limit=limit, with_stocks=True)
+        else:
+            rows = self.store.summaries(keys=(after + 1, ALL_KEYS[1]), newest_first=False,
+                                        limit=limit, with_stocks=True)
+        if any(a.stocks for a in rows):
+            self._renderer.know_securities(
+                {secid: names[0] for secid, names in self.store.all_security_names().items()})
+        important = self.store.importance_of([a.key for a in rows])
+        return [self._renderer.live_item(a, a.key in important) for a in rows]
 
     def _mark(self, articles: list[Article]) -> None:
         """Give the articles their importance, which the archive keeps apart."""

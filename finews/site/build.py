@@ -31,12 +31,14 @@ from finews.site.chart import DAYS, mention_chart
 from finews.site.listing import Listing
 from finews.site.output import Output
 from finews.site.pages import (
+    LATEST_PATH,
     STOCK_DIRECTORY,
     Renderer,
     article_path,
     category_feed_path,
     category_path,
     day_path,
+    latest_json,
     month_of,
     safe_file_name,
     static_files,
@@ -52,6 +54,7 @@ from finews.store import Store, open_store
 from finews.store.base import LogEntry
 
 FEED_SIZE = 50
+LIVE_SIZE = 200
 HOME_LATEST = 100
 HOME_SECTION = 5
 TEMPLATE_CACHE = ".finews/templates"
@@ -646,6 +649,8 @@ class SiteBuilder:
             latest, sections, self.renderer.href(newest_day) if newest_day else None,
             self.options.refresh_minutes * 60,
         ))
+        self._live(out, stories.shown(self.store.summaries(keys=window, limit=LIVE_SIZE * 2,
+                                                           with_stocks=True))[:LIVE_SIZE])
         site = self.settings.site
         entries = stories.shown(
             self.store.summaries(keys=window, limit=FEED_SIZE * 3, with_body=True))[:FEED_SIZE]
@@ -653,6 +658,15 @@ class SiteBuilder:
                                                          notes=self._outlets_named(entries)))
         for slug in categories:
             self._category_feed(out, slug, window)
+
+    def _live(self, out: Output, newest: list[Article]) -> None:
+        """/live.html, the 7×24 stream, and /latest.json, what its script polls on a
+        static host: the newest few items, in under LATEST_BYTES."""
+        self._know_securities()
+        important = self.renderer.important
+        items = [self.renderer.live_item(a, a.key in important) for a in newest]
+        self._write(out, "/live.html", self.renderer.live(items))
+        self._write(out, LATEST_PATH, latest_json(items))
 
     def _category_feed(self, out: Output, slug: str, window: tuple[int, int]) -> None:
         self._write_category_feed(out, slug, self.store.summaries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ CSP = (
 )
 CHIPS = 3
 """How many securities a list shows beside each item."""
+LIVE_TEXT = 160
+"""How much of an item's text the 7×24 stream shows."""
 _UNSAFE_FILE = re.compile(r'[\x00-\x1f\x7f/\\?#%<>:"|*]')
 
 
@@ -45,6 +48,23 @@ IMPORTANT_ITEM = ' class="important"'
 IMPORTANT_MARK = '<span class="red-mark">重要</span> '
 """How lists mark an important article: a red headline and, after it, a red label that is
 read out too (the headline stays the item's first link)."""
+
+
+LATEST_PATH = "/latest.json"
+LATEST_BYTES = 10_000
+LATEST_ITEMS = 30
+
+
+def latest_json(items: list[dict], live: str | None = None) -> bytes:
+    """What the 7×24 page's script reads: the newest items that fit in LATEST_BYTES, and
+    under `finews serve` the event stream that pushes the next ones."""
+    head = {"live": live} if live else {}
+    for count in range(min(len(items), LATEST_ITEMS), -1, -1):
+        data = json.dumps({**head, "items": items[:count]}, ensure_ascii=False,
+                          separators=(",", ":")).encode()
+        if len(data) <= LATEST_BYTES:
+            return data
+    raise AssertionError("an empty latest.json is small")
 
 
 def article_path(category: str, published: datetime, code: str, tz: ZoneInfo) -> str:
@@ -307,6 +327,30 @@ class Renderer:
                       for slug, outlet, items in sections],
             days=days, refresh=refresh,
         )
+
+    def live_item(self, a: Article, important: bool) -> dict:
+        """One item of the 7×24 stream, as the page, latest.json and the server's event
+        stream all give it: plain text and URLs, which the page's script puts in place."""
+        local = a.published.astimezone(self.tz)
+        text = a.digest or ""
+        return {
+            "key": str(a.key), "day": local.date().isoformat(), "time": local.strftime("%H:%M"),
+            "iso": local.isoformat(), "title": a.title or "（无标题）",
+            "text": text[:LIVE_TEXT] + ("…" if len(text) > LIVE_TEXT else ""),
+            "href": self.view(a).href, "outlet": a.outlet or a.category, "important": important,
+            "stocks": [{"name": link["name"], "href": link["href"]}
+                       for link in self.stock_links(a.stocks[:CHIPS])],
+        }
+
+    def live(self, items: list[dict]) -> bytes:
+        """The 7×24 page: items newest first, by day (the script names today and
+        yesterday in the reader's time, and adds what arrives)."""
+        days: list[dict] = []
+        for item in items:
+            if not days or days[-1]["day"] != item["day"]:
+                days.append({"day": item["day"], "items": []})
+            days[-1]["items"].append(item)
+        return self._render("live.html", days=days, newest=items[0]["key"] if items else "0")
 
     def stock_directory(self, groups: list[tuple[str, list[dict]]]) -> bytes:
         """Every security with news, by market: ``groups`` is (label, securities), each
