@@ -309,6 +309,10 @@ def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None)
         summary = publish(store, settings, options)
         ungrouped = store.ungrouped_count() if settings.stories.enabled else 0
     click.echo(f"Built {options.out}: {summary}")
+    if not settings.site.base_url:
+        click.echo("Warning: site.base_url is empty, so feed and sitemap links are relative (a sitemap "
+                   "needs absolute ones): set it in finews.toml, e.g. base_url = \"https://news.example.com\"",
+                   err=True)
     if ungrouped:
         click.echo(f"Warning: {ungrouped} articles have no story yet (stored by an older finews), so "
                    "their copies are listed apart: run 'finews stories --recompute'", err=True)

@@ -136,10 +136,19 @@ def test_search_errors_are_one_line(run, args, message):
 def test_build_warns_until_an_archive_stored_without_stories_is_grouped(run, tmp_path):
     (tmp_path / "finews.toml").write_text("[stories]\nenabled = false\n")
     assert run("import", "jekyll", str(POSTS)).exit_code == 0
-    (tmp_path / "finews.toml").write_text("")
+    (tmp_path / "finews.toml").write_text('[site]\nbase_url = "https://news.example.com"\n')
     result = run("build")
     assert result.exit_code == 0
     assert ("Warning: 14 articles have no story yet (stored by an older finews), so their copies "
             "are listed apart: run 'finews stories --recompute'") in result.output
     assert "14 articles, " in run("stories", "--recompute").output
     assert "Warning" not in run("build").output
+
+
+def test_build_warns_that_links_are_relative_without_a_base_url(run, tmp_path):
+    assert run("import", "jekyll", str(POSTS)).exit_code == 0
+    result = run("build", "--no-search")
+    assert result.exit_code == 0
+    warning = ("Warning: site.base_url is empty, so feed and sitemap links are relative (a sitemap needs "
+               'absolute ones): set it in finews.toml, e.g. base_url = "https://news.example.com"')
+    assert warning in result.output

@@ -55,6 +55,15 @@ LATEST_BYTES = 10_000
 LATEST_ITEMS = 30
 
 
+def _repeats(digest: str, body: str | bytes) -> bool:
+    """Whether the body begins with what the digest says (a 7×24 item's digest is its
+    text): then the page does not quote it above the body. A test on the body's first
+    bytes, not its text, since every article page asks."""
+    lead = digest.strip()[:24]
+    head = body[:4 * len(lead.encode()) + 400]
+    return bool(lead) and (lead.encode() in head if isinstance(head, bytes) else lead in head)
+
+
 def latest_json(items: list[dict], live: str | None = None) -> bytes:
     """What the 7×24 page's script reads: the newest items that fit in LATEST_BYTES, and
     under `finews serve` the event stream that pushes the next ones."""
@@ -277,6 +286,7 @@ class Renderer:
         original = a.url if a.url.startswith(("http://", "https://")) else ""
         page = self._render(
             "article.html", a=self.view(a), body=Markup(body),
+            digest=a.digest if a.digest and not _repeats(a.digest, html or a.html) else "",
             canonical=self.absolute(self.article_site_path(a)), original=original,
             stocks=self.stock_links(a.stocks), story=self.story_box(a),
             newer=self.view(newer).href if newer else None,
@@ -288,8 +298,11 @@ class Renderer:
                    time_format: str = "%m-%d %H:%M", badges: bool = True) -> Markup:
         """The list of articles as HTML, built directly: pages list tens of thousands of
         items, and this is ten times faster than a template loop. Themes receive the views
-        too (``items``) if they want their own markup."""
+        too (``items``) if they want their own markup. An item of an earlier year shows
+        its year too."""
         parts = ['<ol class="items">']
+        year = datetime.now(self.tz).year
+        dated = "%Y-" + time_format if time_format.startswith("%m") else time_format
         for a in items:
             v = self.view(a)
             outlet = (f'<a href="{v.category_href}">{_esc(v.outlet)}</a> ' if show_outlet else "")
@@ -297,7 +310,8 @@ class Renderer:
             parts.append(
                 f'<li{IMPORTANT_ITEM if red else ""}><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> '
                 f'{IMPORTANT_MARK if red else ""}<span class="meta">'
-                f'{outlet}<time datetime="{v.iso}">{v.local.strftime(time_format)}</time>'
+                f'{outlet}<time datetime="{v.iso}">'
+                f'{v.local.strftime(time_format if v.local.year == year else dated)}</time>'
                 f'{self._chips(a.stocks) if a.stocks else ""}'
                 f'{self._story_badge(a) if badges else ""}</span></li>'
             )

@@ -1,0 +1,73 @@
+"""Details a reader meets: dates that say their year and never wrap, a 7×24 item's page
+that does not quote its own text twice, a warning when links will be relative."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from datetime import datetime, timedelta
+
+import lxml.html
+
+from finews.model import BEIJING
+from finews.store import open_store
+from tests.conftest import make_article
+from tests.site.conftest import build, sample_settings
+from tests.site.test_browser import CHROMIUM, QuietHandler, browser  # noqa: F401 - the fixture
+
+
+def _site(tmp_path):
+    store = open_store(str(tmp_path / "a.db"))
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    flash_text = "央行今日开展1050亿元7天期逆回购操作，中标利率持平。"
+    store.upsert([
+        make_article(1, title="去年的消息", published=datetime(now.year - 1, 7, 8, 8, 14, tzinfo=BEIJING)),
+        make_article(2, title="今年的消息", published=now - timedelta(hours=2)),
+        make_article(3, title="央行开展逆回购", published=now - timedelta(hours=1), digest=flash_text,
+                     body=f"<p>{flash_text}</p>", outlet="东财滚动", category="emnews"),
+        make_article(4, title="专栏文章", published=now - timedelta(minutes=30), digest="一句导读。",
+                     body="<p>正文从这里开始，与导读不同。</p>"),
+    ])
+    settings = sample_settings(tmp_path)
+    settings.site.base_url = ""
+    build(store, settings, tmp_path / "site")
+    return store, tmp_path / "site", now
+
+
+def test_list_dates_carry_the_year_when_it_is_not_this_one(tmp_path):
+    store, out, now = _site(tmp_path)
+    home = lxml.html.fromstring((out / "index.html").read_bytes())
+    shown = {li.cssselect("a")[0].text: li.cssselect("time")[0].text
+             for li in home.cssselect("section.latest li")}
+    assert shown["去年的消息"] == f"{now.year - 1}-07-08 08:14"
+    assert shown["今年的消息"] == (now - timedelta(hours=2)).strftime("%m-%d %H:%M")
+    store.close()
+
+
+def test_a_flash_page_does_not_quote_its_own_text_and_a_column_page_keeps_its_digest(tmp_path):
+    store, out, _ = _site(tmp_path)
+    flash, column = store.get(make_article(3).id), store.get(make_article(4).id)
+    for article, quoted in ((flash, False), (column, True)):
+        local = article.published.astimezone(BEIJING)
+        page = out / article.category / f"{local:%Y/%m/%d}" / f"{article.code}.html"
+        assert bool(lxml.html.fromstring(page.read_bytes()).cssselect("blockquote.digest")) is quoted
+    store.close()
+
+
+def test_no_date_wraps_on_the_desktop_or_the_phone(browser, tmp_path):  # noqa: F811
+    store, out, _ = _site(tmp_path)
+    store.close()
+    handler = functools.partial(QuietHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for width in (390, 1280):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            lines = page.evaluate("""[...document.querySelectorAll('time')].map(t => {
+                const r = t.getClientRects(); return r.length; })""")
+            assert lines and all(n == 1 for n in lines), (width, lines)
+            page.close()
+    finally:
+        server.shutdown()
