@@ -55,6 +55,8 @@ from finews.store.base import LogEntry
 
 FEED_SIZE = 50
 LIVE_SIZE = 200
+MENU_OUTLETS = 12
+"""Outlets the home page's menu names, by volume; the rest are below the latest news."""
 HOME_LATEST = 100
 HOME_SECTION = 5
 TEMPLATE_CACHE = ".finews/templates"
@@ -521,7 +523,8 @@ class SiteBuilder:
     def _category_listing(self, out: Output, slug: str) -> Listing:
         return self._new_listing(out, self._outlets().get(slug) or slug,
                                  lambda k: category_path(slug, k),
-                                 feed=category_feed_path(slug), show_outlet=False)
+                                 feed=category_feed_path(slug), show_outlet=False,
+                                 stream=slug in self.settings.jekyll.rolling_categories)
 
     def _tag_listing(self, out: Output, tag: str) -> Listing:
         return self._new_listing(out, f"标签：{tag}", lambda k: tag_path(tag, k),
@@ -648,6 +651,8 @@ class SiteBuilder:
         self._write(out, "/index.html", self.renderer.home(
             latest, sections, self.renderer.href(newest_day) if newest_day else None,
             self.options.refresh_minutes * 60,
+            menu=[(c.outlet or c.slug, self.renderer.href(category_path(c.slug)))
+                  for c in counts[:MENU_OUTLETS]],
         ))
         self._live(out, stories.shown(self.store.summaries(keys=window, limit=LIVE_SIZE * 2,
                                                            with_stocks=True))[:LIVE_SIZE])

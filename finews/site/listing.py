@@ -27,17 +27,19 @@ class Listing:
                  feed: str | None = None, show_outlet: bool = True,
                  subheading: Callable[[int], str] = "共 {} 篇".format,
                  intro: Callable[[Listing], str] | None = None, keep: int = 0,
-                 hides: Callable[[Article], bool] | None = None):
+                 hides: Callable[[Article], bool] | None = None, stream: bool = False):
         """``subheading`` is given the count; ``intro`` the closed listing, for what its
         front page shows above the items; ``keep``: how many of the newest articles
         ``newest`` holds at least (a feed written from the listing); ``hides``: whether
-        an article keeps its position but is not shown (an older copy of a story)."""
+        an article keeps its position but is not shown (an older copy of a story);
+        ``stream``: items in the 7×24 layout, time and text inline (a flash outlet)."""
         self.out, self.renderer, self.write = out, renderer, write
         self.heading, self.page_path, self.feed = heading, page_path, feed
         self.show_outlet = show_outlet
         self.subheading, self.intro = subheading, intro
         self.per_page = per_page
         self.hides = hides
+        self.stream = stream
         self.position = 0
         self.skip = 0
         self.page: list[Article] = []
@@ -68,7 +70,7 @@ class Listing:
             intro=self.intro(self) if self.intro else None,
             feed=renderer.href(self.feed) if self.feed else None,
             older=renderer.href(self.page_path(older)) if older else None,
-            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet,
+            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet, stream=self.stream,
         ))
         prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
         for path in self.out.paths_with_prefix(prefix):
@@ -82,5 +84,5 @@ class Listing:
         self.write(self.page_path(k), renderer.listing(
             f"{self.heading}（第 {k} 页）", items[::-1], newer=renderer.href(newer),
             older=renderer.href(self.page_path(k - 1)) if k > 1 else None,
-            show_outlet=self.show_outlet,
+            show_outlet=self.show_outlet, stream=self.stream,
         ))

@@ -322,20 +322,43 @@ class Renderer:
         show_outlet = bool(context.pop("show_outlet", True))
         time_format = str(context.pop("time_format", "%m-%d %H:%M"))
         badges = bool(context.pop("badges", True))
+        stream = bool(context.pop("stream", False))
         context.setdefault("label_newer", "较新")
         context.setdefault("label_older", "更早")
         for key in ("subheading", "newer", "older", "blocks", "feed", "intro"):
             context.setdefault(key, None)
         return self._render(
             "list.html", heading=heading, items=[self.view(a) for a in items],
-            items_html=self.items_html(items, show_outlet, time_format, badges) if items else None,
+            items_html=(self.stream_html(items) if stream else
+                        self.items_html(items, show_outlet, time_format, badges)) if items else None,
             **context,
         )
 
+    def stream_html(self, items: list[Article]) -> Markup:
+        """Items in the 7×24 layout, as /live.html shows them: time, headline, text."""
+        year = datetime.now(self.tz).year
+        parts = ['<ol class="live">']
+        for a in items:
+            v = self.view(a)
+            red = a.key in self.important
+            text = a.digest[:LIVE_TEXT] + ("…" if len(a.digest) > LIVE_TEXT else "")
+            when = v.local.strftime("%m-%d %H:%M" if v.local.year == year else "%Y-%m-%d %H:%M")
+            said = f'<span class="live-text">{_esc(text)}</span> ' if text and text != a.title else ""
+            parts.append(
+                f'<li data-key="{a.key}"{IMPORTANT_ITEM if red else ""}>'
+                f'<time datetime="{v.iso}">{when}</time> '
+                f'<div class="live-body"><a href="{v.href}">{_esc(v.title) or "（无标题）"}</a> '
+                f'{IMPORTANT_MARK if red else ""}{said}'
+                f'<span class="meta">{self._chips(a.stocks) if a.stocks else ""}'
+                f'{self._story_badge(a)}</span></div></li>')
+        parts.append("</ol>")
+        return Markup("\n".join(parts))
+
     def home(self, latest: list[Article], sections: list[tuple[str, str, list[Article]]],
-             days: str | None, refresh: int) -> bytes:
+             days: str | None, refresh: int, menu: list[tuple[str, str]] | None = None) -> bytes:
+        """``menu``: (outlet, href) of the busiest outlets, for the first screen on a phone."""
         return self._render(
-            "home.html", latest=self.items_html(latest),
+            "home.html", latest=self.items_html(latest), menu=menu or [],
             sections=[{"outlet": outlet, "href": self.href(category_path(slug)),
                        "articles": self.items_html(items, show_outlet=False)}
                       for slug, outlet, items in sections],

@@ -71,3 +71,42 @@ def test_no_date_wraps_on_the_desktop_or_the_phone(browser, tmp_path):  # noqa: 
             page.close()
     finally:
         server.shutdown()
+
+
+def test_the_home_page_leads_somewhere_in_a_phones_first_screen(browser, tmp_path):  # noqa: F811
+    from tests.site.conftest import fill
+
+    store = open_store(str(tmp_path / "a.db"))
+    fill(store)
+    settings = sample_settings(tmp_path)
+    settings.site.base_url = ""
+    build(store, settings, tmp_path / "site")
+    store.close()
+    handler = functools.partial(QuietHandler, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        links = page.locator("nav.menu a")
+        names = links.all_inner_texts()
+        assert names[:3] == ["7×24快讯", "重要消息", "股票"] and "南方都市报" in names
+        boxes = [links.nth(i).bounding_box() for i in range(links.count())]
+        assert all(b["height"] >= 44 for b in boxes), "tap targets of 44 px at least"
+        assert max(b["y"] + b["height"] for b in boxes) < 844, "the menu is in the first screen"
+        first = page.locator("section.latest li").first.bounding_box()
+        assert first["y"] + first["height"] < 844, "and so is the first news item"
+        page.close()
+    finally:
+        server.shutdown()
+
+
+def test_a_flash_outlet_is_listed_in_the_7x24_layout_and_others_as_before(tmp_path):
+    store, out, _ = _site(tmp_path)
+    flash = lxml.html.fromstring((out / "category/emnews.html").read_bytes())
+    (item,) = flash.cssselect("ol.live li")
+    assert item.cssselect(".live-body > a")[0].text == "央行开展逆回购"
+    assert item.cssselect(".live-text")[0].text.startswith("央行今日开展1050亿元") and item.cssselect("time")
+    column = lxml.html.fromstring((out / "category/nanfangdushibao.html").read_bytes())
+    assert column.cssselect("ol.items li") and not column.cssselect("ol.live")
+    store.close()

@@ -42,7 +42,8 @@ def reprinted(tmp_path_factory):
 
 
 def links(page) -> list[str]:
-    items = lxml.html.fromstring(page.read_bytes()).cssselect("ol.items li > a:first-child")
+    items = lxml.html.fromstring(page.read_bytes()).cssselect(
+        "ol.items li > a:first-child, ol.live .live-body > a:first-child")  # a flash outlet: the 7×24 layout
     return [a.get("href") for a in items]
 
 
