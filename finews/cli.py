@@ -424,8 +424,8 @@ def _print_pass(reports: list) -> None:
         return
     stamp = datetime.now().strftime("%H:%M:%S")
     parts = [f"{r.name} +{r.new}" + ("" if r.ok else " FAILED") + (" GAP" if r.gap else "")
-             for r in reports]
-    click.echo(f"[{stamp}] " + ", ".join(parts))
+             for r in reports if r.new or not r.ok or r.gap]
+    click.echo(f"[{stamp}] " + (", ".join(parts) if parts else "nothing new"))
     _print_problems([r for r in reports if not r.ok], limit=3)
 
 

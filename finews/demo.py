@@ -8,11 +8,13 @@ pass, and the server shows it, so new articles appear on the page within seconds
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from finews.app import Pipeline, build_options
 from finews.config import FetchConfig, Settings, SourceSettings
 from finews.mocknews import MockNews, MockNewsServer
+from finews.model import BEIJING
 
 INITIAL_ARTICLES = 120
 
@@ -47,7 +49,8 @@ class Demo:
         self.root = root
         self.interval = interval
         self.new_per_interval = new_per_interval
-        self.news = MockNews(columns=2, stocks=True)
+        self.news = MockNews(columns=2, stocks=True, readable=True, follow_clock=True,
+                             start=datetime.now(BEIJING) - timedelta(minutes=90))
         self.news.publish(INITIAL_ARTICLES)
         self.mock = MockNewsServer(self.news)
         self.stopping = threading.Event()

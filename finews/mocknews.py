@@ -51,6 +51,24 @@ COMPANIES = [
     ("瑞丰控股", "116.01968"),
 ]
 """Invented companies with valid code shapes: with ``stocks``, articles mention them."""
+SECTORS = ["半导体", "新能源", "储能", "医药", "白酒", "算力", "光伏", "汽车", "银行", "机器人"]
+HEADLINES = [
+    "{co}：{year}年前三季度净利润同比增长{pct}%", "央行开展{amt}亿元{days}天期逆回购操作",
+    "{co}拟回购不超过{amt}亿元股份", "{sector}板块午后走强，{co}涨停", "沪指收涨{small}%，成交额{amt2}亿元",
+    "{co}获{n}家机构调研，聚焦{topic}业务", "北向资金本周净买入{amt}亿元", "{co}中标{amt}亿元{topic}项目",
+    "{month}月{sector}产量同比增长{pct}%", "{co}发布{year}年年度报告",
+]
+SENTENCES = [
+    "{co}公告称，公司{year}年营业收入为{amt}亿元，同比增长{pct}%。",
+    "分析人士认为，{topic}需求回暖，{sector}板块景气度有望延续。",
+    "截至收盘，沪指报{idx}点，深证成指涨{small}%，两市成交额{amt2}亿元。",
+    "{co}表示，将继续加大在{topic}领域的研发投入。",
+    "数据显示，{month}月份{topic}产量同比增长{pct}%。",
+    "业内人士指出，政策面利好持续释放，市场风险偏好有所提升。",
+    "公司董事会同意以自有资金回购股份，回购价格不超过每股{n}元。",
+    "机构预计，{sector}行业全年出货量将增长{pct}%左右。",
+]
+"""The demo's news (``readable``): templates of real headlines and sentences."""
 ROLLING_OUTLET = "东财滚动"
 OUTLET_LISTS = ("outlet", "rss")
 """Lists that name an article's outlet, besides the columns; the flash and rolling lists
@@ -89,11 +107,17 @@ class MockNews:
     """The generated world: articles per column, newest last."""
 
     def __init__(self, columns: int = 1, seed: int = 7, start: datetime | None = None,
-                 *, overlap: bool = False, stocks: bool = False, reprints: float = 0.0):
+                 *, overlap: bool = False, stocks: bool = False, reprints: float = 0.0,
+                 readable: bool = False, follow_clock: bool = False):
         """``reprints``: the share of new articles that reprint a recent one under another
         outlet, as the real site's outlets do (a marked headline, a dateline, a source
-        note, a trimmed paragraph; or a 7×24 item of the headline and lead)."""
+        note, a trimmed paragraph; or a 7×24 item of the headline and lead).
+        ``readable``: headlines and sentences from templates of real news (the demo),
+        instead of random words (tests, whose texts must not look alike);
+        ``follow_clock``: publication times never run ahead of the wall clock."""
         self.rng = random.Random(seed)
+        self.readable = readable
+        self.follow_clock = follow_clock
         self.reprints = reprints
         self.stocks = stocks
         self.columns = columns
@@ -138,12 +162,34 @@ class MockNews:
         return frozenset(lists or {"flash"})
 
     def _sentence(self) -> str:
+        if self.readable:
+            return self._filled(self.rng.choice(SENTENCES))
         return "".join(self.rng.choice(WORDS) for _ in range(self.rng.randint(8, 18))) + "。"
+
+    def _headline(self) -> str:
+        if self.readable:
+            return self._filled(self.rng.choice(HEADLINES))
+        return self._sentence()[:28].rstrip("。")
+
+    def _filled(self, template: str) -> str:
+        rng = self.rng
+        return template.format(
+            co=rng.choice(COMPANIES)[0], sector=rng.choice(SECTORS), topic=rng.choice(SECTORS),
+            year=rng.choice((2024, 2025)), pct=f"{rng.uniform(1, 60):.1f}",
+            small=f"{rng.uniform(0.1, 2.5):.2f}",
+            amt=rng.choice((20, 50, 100, 160, 300, 500, 1050, 1600)), amt2=rng.randint(7000, 15000),
+            days=rng.choice((7, 14)), n=rng.randint(5, 80), idx=f"{rng.uniform(3000, 3500):.2f}",
+            month=rng.randint(1, 12))
+
+    def _advance(self) -> None:
+        self.clock += timedelta(seconds=self.rng.randint(5, 90))
+        if self.follow_clock:
+            self.clock = min(self.clock, datetime.now(BEIJING).replace(microsecond=0))
 
     def publish(self, n: int) -> None:
         with self.lock:
             for _ in range(n):
-                self.clock += timedelta(seconds=self.rng.randint(5, 90))
+                self._advance()
                 index = len(self.articles)
                 code = f"{self.clock:%Y%m%d}{index:010d}"
                 recent = self.articles[-30:]
@@ -151,7 +197,7 @@ class MockNews:
                     article = self._reprint(self.rng.choice(recent), code, index)
                 else:
                     article = MockArticle(
-                        code=code, title=self._sentence()[:28].rstrip("。"), published=self.clock,
+                        code=code, title=self._headline(), published=self.clock,
                         outlet=self.rng.choice(OUTLETS), column=index % self.columns,
                         paragraphs=[
                             "".join(self._sentence() for _ in range(self.rng.randint(3, 6)))

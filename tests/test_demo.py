@@ -64,3 +64,25 @@ def test_demo_serves_a_site_where_articles_arrive(demo, browser):  # noqa: F811
     process.send_signal(signal.SIGINT)
     assert process.wait(20) == 0
     assert "Stopped." in process.stdout.read()
+
+
+def test_the_demos_news_reads_as_news_and_follows_todays_clock():
+    import re
+    from datetime import datetime, timedelta
+
+    from finews.mocknews import HEADLINES, SENTENCES, MockNews
+    from finews.model import BEIJING
+
+    def pattern(templates):
+        return re.compile("|".join(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(t)) for t in templates))
+
+    headline, sentence = pattern(HEADLINES), pattern(SENTENCES)
+    now = datetime.now(BEIJING)
+    news = MockNews(columns=2, stocks=True, readable=True, follow_clock=True,
+                    start=now - timedelta(minutes=90))
+    news.publish(120)
+    news.publish(40)
+    assert all(headline.fullmatch(a.title) for a in news.articles)
+    assert all(sentence.match(a.paragraphs[1]) for a in news.articles)
+    assert all(a.published <= datetime.now(BEIJING) for a in news.articles)
+    assert news.articles[-1].published.date() == datetime.now(BEIJING).date() or now.hour == 0
