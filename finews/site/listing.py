@@ -6,10 +6,20 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from datetime import tzinfo
 
 from finews.model import Article
 from finews.site.output import Output
 from finews.site.pages import Renderer
+
+
+def _span(items: list[Article], tz: tzinfo) -> str:
+    """A page's days, oldest to newest: what names it for good, where a number counted
+    from the newest would change with every page of news."""
+    if not items:
+        return "空"
+    first, last = (a.published.astimezone(tz).date().isoformat() for a in (items[0], items[-1]))
+    return first if first == last else f"{first} 至 {last}"
 
 
 class Listing:
@@ -62,15 +72,14 @@ class Listing:
         blocks = math.ceil(total / per_page)
         if self.position > self.skip and blocks > 1:  # one block: the front page shows it all, and links none
             self._numbered(blocks, self.page, last=True)
-        links = [{"href": renderer.href(self.page_path(k)), "label": str(k)}
-                 for k in range(blocks, 0, -1)]
         older = (total - per_page - 1) // per_page + 1 if total > per_page else None
         self.write(self.page_path(None), renderer.listing(
             self.heading, list(reversed(self.newest))[:per_page], subheading=self.subheading(total),
             intro=self.intro(self) if self.intro else None,
             feed=renderer.href(self.feed) if self.feed else None,
             older=renderer.href(self.page_path(older)) if older else None,
-            blocks=links if blocks > 1 else None, show_outlet=self.show_outlet, stream=self.stream,
+            blocks=self._reader_pages(older) if older else None, show_outlet=self.show_outlet,
+            stream=self.stream,
         ))
         prefix = self.page_path(1).rsplit("/", 1)[0] + "/"
         for path in self.out.paths_with_prefix(prefix):
@@ -78,11 +87,20 @@ class Listing:
             if number.isdigit() and (int(number) > blocks or blocks == 1):
                 self.out.remove(path)
 
+    def _reader_pages(self, older: int) -> list[dict]:
+        """The page links as a reader counts them, newest first: the front page is 1, the
+        page just older than it 2, and so on (a file keeps its number from the oldest, so
+        that arriving news leaves it as it was); the blocks whose articles are all on the
+        front page are left out."""
+        front = {"href": self.renderer.href(self.page_path(None)), "label": "1", "current": True}
+        return [front, *({"href": self.renderer.href(self.page_path(k)), "label": str(older - k + 2),
+                          "current": False} for k in range(older, 0, -1))]
+
     def _numbered(self, k: int, items: list[Article], last: bool) -> None:
         renderer = self.renderer
         newer = self.page_path(None) if last else self.page_path(k + 1)
         self.write(self.page_path(k), renderer.listing(
-            f"{self.heading}（第 {k} 页）", items[::-1], newer=renderer.href(newer),
+            f"{self.heading}（{_span(items, renderer.tz)}）", items[::-1], newer=renderer.href(newer),
             older=renderer.href(self.page_path(k - 1)) if k > 1 else None,
             show_outlet=self.show_outlet, stream=self.stream,
         ))

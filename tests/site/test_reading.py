@@ -110,3 +110,22 @@ def test_a_flash_outlet_is_listed_in_the_7x24_layout_and_others_as_before(tmp_pa
     column = lxml.html.fromstring((out / "category/nanfangdushibao.html").read_bytes())
     assert column.cssselect("ol.items li") and not column.cssselect("ol.live")
     store.close()
+
+
+def test_pages_count_from_the_newest_for_the_reader_and_keep_their_files(tmp_path):
+    store = open_store(str(tmp_path / "a.db"))
+    base = datetime(2025, 3, 1, 9, 0, tzinfo=BEIJING)
+    store.upsert([make_article(i, published=base + timedelta(hours=10 * i)) for i in range(25)])
+    settings = sample_settings(tmp_path)
+    build(store, settings, tmp_path / "site", per_page=10)
+    front = lxml.html.fromstring((tmp_path / "site/category/nanfangdushibao.html").read_bytes())
+    pages = [(a.text, a.get("href"), a.get("aria-current")) for a in front.cssselect("nav.blocks a")]
+    assert pages == [("1", "/category/nanfangdushibao.html", "page"),
+                     ("2", "/category/nanfangdushibao/2.html", None),
+                     ("3", "/category/nanfangdushibao/1.html", None)]
+    assert front.cssselect('nav.pager a[rel="next"]')[0].get("href") == "/category/nanfangdushibao/2.html"
+    second = lxml.html.fromstring((tmp_path / "site/category/nanfangdushibao/2.html").read_bytes())
+    assert second.cssselect("h1")[0].text == "南方都市报（2025-03-05 至 2025-03-09）"
+    assert second.cssselect('nav.pager a[rel="prev"]')[0].text.startswith("←")
+    assert second.cssselect('nav.pager a[rel="next"]')[0].get("href") == "/category/nanfangdushibao/1.html"
+    store.close()
