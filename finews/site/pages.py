@@ -55,6 +55,12 @@ LATEST_BYTES = 10_000
 LATEST_ITEMS = 30
 
 
+def names_outlet(tag: str, outlet: str) -> bool:
+    """A tag that only repeats the outlet (``澎湃新闻新闻``, as the original site tagged every
+    post): its page is kept for old links, but an article does not offer it as a tag."""
+    return tag in (outlet, f"{outlet}新闻")
+
+
 def _repeats(digest: str, body: str | bytes) -> bool:
     """Whether the body begins with what the digest says (a 7×24 item's digest is its
     text): then the page does not quote it above the body. A test on the body's first
@@ -289,6 +295,8 @@ class Renderer:
             digest=a.digest if a.digest and not _repeats(a.digest, html or a.html) else "",
             canonical=self.absolute(self.article_site_path(a)), original=original,
             stocks=self.stock_links(a.stocks), story=self.story_box(a),
+            tags=[{"name": tag, "href": self.href(tag_path(tag))} for tag in a.tags
+                  if not names_outlet(tag, a.outlet)],
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )

@@ -7,6 +7,7 @@ import functools
 import http.server
 import threading
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 import lxml.html
 
@@ -128,4 +129,18 @@ def test_pages_count_from_the_newest_for_the_reader_and_keep_their_files(tmp_pat
     assert second.cssselect("h1")[0].text == "南方都市报（2025-03-05 至 2025-03-09）"
     assert second.cssselect('nav.pager a[rel="prev"]')[0].text.startswith("←")
     assert second.cssselect('nav.pager a[rel="next"]')[0].get("href") == "/category/nanfangdushibao/1.html"
+    store.close()
+
+
+def test_an_article_offers_its_real_tags_not_its_outlet_again(tmp_path):
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert([make_article(1, tags=["澎湃新闻新闻", "澎湃新闻", "芯片", "降息"], outlet="澎湃新闻")])
+    build(store, sample_settings(tmp_path), tmp_path / "site")
+    article = store.get(make_article(1).id)
+    local = article.published.astimezone(BEIJING)
+    page = lxml.html.fromstring((tmp_path / "site" / article.category / f"{local:%Y/%m/%d}" /
+                                 f"{article.code}.html").read_bytes())
+    assert [(a.text, unquote(a.get("href"))) for a in page.cssselect("p.tags a")] == [
+        ("芯片", "/tag/芯片.html"), ("降息", "/tag/降息.html")]
+    assert (tmp_path / "site/tag/澎湃新闻新闻.html").exists(), "its page stays, for old links"
     store.close()
