@@ -56,6 +56,8 @@ from finews.store.base import LogEntry
 FEED_SIZE = 50
 LIVE_SIZE = 200
 MENU_OUTLETS = 12
+SIDE_IMPORTANT = 10
+"""Important items in the home page's side column (beside the news on a desktop)."""
 """Outlets the home page's menu names, by volume; the rest are below the latest news."""
 HOME_LATEST = 100
 HOME_SECTION = 5
@@ -653,6 +655,9 @@ class SiteBuilder:
             self.options.refresh_minutes * 60,
             menu=[(c.outlet or c.slug, self.renderer.href(category_path(c.slug)))
                   for c in counts[:MENU_OUTLETS]],
+            important=self.store.summaries(keys=window, important=True, limit=SIDE_IMPORTANT),
+            outlets=[(c.outlet or c.slug, self.renderer.href(category_path(c.slug)), c.count)
+                     for c in counts],
         ))
         self._live(out, stories.shown(self.store.summaries(keys=window, limit=LIVE_SIZE * 2,
                                                            with_stocks=True))[:LIVE_SIZE])

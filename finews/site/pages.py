@@ -363,10 +363,15 @@ class Renderer:
         return Markup("\n".join(parts))
 
     def home(self, latest: list[Article], sections: list[tuple[str, str, list[Article]]],
-             days: str | None, refresh: int, menu: list[tuple[str, str]] | None = None) -> bytes:
-        """``menu``: (outlet, href) of the busiest outlets, for the first screen on a phone."""
+             days: str | None, refresh: int, menu: list[tuple[str, str]] | None = None,
+             important: list[Article] | None = None,
+             outlets: list[tuple[str, str, int]] | None = None) -> bytes:
+        """``menu``: (outlet, href) of the busiest outlets, for the first screen on a phone;
+        ``important`` and ``outlets`` (name, href, count): the side column on a desktop."""
         return self._render(
             "home.html", latest=self.items_html(latest), menu=menu or [],
+            important=self.items_html(important, time_format="%m-%d %H:%M", badges=False)
+            if important else None, outlets=outlets or [],
             sections=[{"outlet": outlet, "href": self.href(category_path(slug)),
                        "articles": self.items_html(items, show_outlet=False)}
                       for slug, outlet, items in sections],

@@ -144,3 +144,38 @@ def test_an_article_offers_its_real_tags_not_its_outlet_again(tmp_path):
         ("芯片", "/tag/芯片.html"), ("降息", "/tag/降息.html")]
     assert (tmp_path / "site/tag/澎湃新闻新闻.html").exists(), "its page stays, for old links"
     store.close()
+
+
+def test_the_desktop_home_page_has_a_side_column_and_the_phone_keeps_one(browser, tmp_path):  # noqa: F811
+    from tests.site.conftest import fill
+
+    store = open_store(str(tmp_path / "a.db"))
+    fill(store)
+    store.mark_important([a.id for a in store.summaries(limit=3)])
+    settings = sample_settings(tmp_path)
+    settings.site.base_url = ""
+    build(store, settings, tmp_path / "site")
+    store.close()
+    handler = functools.partial(QuietHandler, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for width, beside in ((1440, True), (390, False)):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            news = page.locator("section.latest").bounding_box()
+            side = page.locator("aside.side").bounding_box()
+            assert page.locator("aside.side .side-important li").count() == 3
+            if beside:
+                assert side["x"] >= news["x"] + news["width"] and side["y"] < 900, "beside the news"
+                article = page.locator("section.latest li a").first
+                article.click()
+                body = page.locator("article").bounding_box()
+                assert body["width"] <= 46 * 17 + 1, "articles keep the reading measure"
+            else:
+                assert side["y"] > news["y"] + news["height"], "below the news on a phone"
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width + 1
+            page.close()
+    finally:
+        server.shutdown()
