@@ -183,7 +183,7 @@ class SiteBuilder:
         o = self.options
         return (f"{self.renderer.fingerprint()}:{o.keep_days}:{o.keep_articles}:{o.per_page}:"
                 f"{o.refresh_minutes}:{o.search}:{sorted(self.settings.jekyll.category_links.items())}:"
-                f"{self.store.stories_generation()}")
+                f"{self.store.stories_generation()}:{_watches_state(self.settings.follow.watches)}")
 
     def _window(self) -> tuple[int, int]:
         """The keys of the articles on the site; the archive itself keeps everything."""
@@ -228,7 +228,9 @@ class SiteBuilder:
         total = sum(sizes.values())
         parallel = total > 2000
         jobs = _balance(list(sizes), sizes, parts=8 if parallel else 1)
-        job_args = [(self.store.archive, self.settings, self.options, group, window) for group in jobs]
+        matched = self._watch_matches(window)
+        job_args = [(self.store.archive, self.settings, self.options, group, window, matched)
+                    for group in jobs]
         for produced, written, unchanged, pages in map_chunks(
             _render_outlets, job_args, chunk_size=1, workers=self.options.workers,
             inline_below=2 if parallel else 10**9,
@@ -406,6 +408,7 @@ class SiteBuilder:
                 neighbour = self._neighbour(key, before=before, category=rows[0].category)
                 if neighbour is not None and neighbour >= window[0]:
                     todo.add(neighbour)
+        self.renderer.know_watches(self._watch_matches(window, sorted(todo)))
         for key in sorted(todo):
             (article,) = self.store.summaries(keys=(key, key), with_body=True, with_stocks=True)
             newer = self._one(self._neighbour(key, before=False, category=article.category))
@@ -721,7 +724,7 @@ class SiteBuilder:
         of the [[watch]] tables; those of removed watches go). What the watch tables were
         is kept in the build's state."""
         watches = self.settings.follow.watches
-        state = hashlib.sha256(repr(watches).encode()).hexdigest()[:16]
+        state = _watches_state(watches)
         previous, self._follow_state = self._follow_state, state
         put = {e.id: e.key for e in self._logged if e.action == "put"}
         gone = {e.id for e in self._logged if e.action == "drop"} - set(put)
@@ -740,6 +743,25 @@ class SiteBuilder:
             for path in out.paths_with_prefix("/watch/"):
                 if path not in kept:
                     out.remove(path)
+
+    def _watch_matches(self, window: tuple[int, int], keys: list[int] | None = None,
+                       ) -> dict[int, list[str]]:
+        """The watches each article on the site matches (of ``keys`` only, if given), by
+        the archive's search: what an article's page links to."""
+        watches = self.settings.follow.watches
+        if not watches or keys == []:
+            return {}
+        matched: dict[int, list[str]] = {}
+        if keys is None:
+            for watch in watches:
+                for key in self.store.followed_keys(watch.criterion, 1 << 30, lowest=window[0]):
+                    matched.setdefault(key, []).append(watch.name)
+            return matched
+        rows = sorted(self.store.by_keys(keys).items())
+        for watch in watches:
+            for key in self.store.picked(watch.criterion, rows):
+                matched.setdefault(key, []).append(watch.name)
+        return matched
 
     def _followed_page(self, out: Output, criterion: Criterion, heading: str, base: str,
                        window: tuple[int, int]) -> None:
@@ -767,6 +789,12 @@ class SiteBuilder:
 _MARKET_ORDER = ("沪市", "深市·北交所", "港股", "美股", "指数", "板块", "其他")
 
 
+def _watches_state(watches: tuple) -> str:
+    """What the [[watch]] tables are: a change rewrites the watch pages and, since article
+    pages link to the watches they match, makes the next build a full one."""
+    return hashlib.sha256(repr(watches).encode()).hexdigest()[:16]
+
+
 def _market_label(security: Security) -> str:
     kind = security.kind
     if kind == "a-share":
@@ -792,12 +820,13 @@ def _balance(items: list[str], sizes: dict[str, int], parts: int) -> list[list[s
 def _render_outlets(jobs: list[tuple]) -> list[tuple[dict[str, str], int, int, int]]:
     """Worker process: render the outlets of one group (see SiteBuilder.outlet_pages)."""
     results = []
-    for url, settings, options, categories, window in jobs:
+    for url, settings, options, categories, window, matched in jobs:
         store = open_store(url)
         out = Output(options.out)
         try:
             out.preload(*(p for c in categories for p in (f"/{c}/", f"/category/{c}")))
             builder = SiteBuilder(store, settings, options)
+            builder.renderer.know_watches(matched)
             for category in categories:
                 builder.outlet_pages(out, category, window)
             results.append((out.produced, out.written, out.unchanged, builder.pages))

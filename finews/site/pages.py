@@ -159,6 +159,7 @@ class Renderer:
         self._stock_links: dict[str, dict[str, str]] = {}
         self.stories = StoryIndex({})
         self.important: set[int] = set()
+        self.watches: dict[int, list[str]] = {}
 
     @cached_property
     def env(self) -> jinja2.Environment:
@@ -250,6 +251,10 @@ class Renderer:
         return {"href": self.href(badge[0]), "label": badge[1],
                 "copies": [self.view(c) for c in reversed(copies)]}
 
+    def know_watches(self, matched: dict[int, list[str]]) -> None:
+        """The watches each article matches, by key: its page links to their pages."""
+        self.watches = matched
+
     def know_important(self, keys: set[int]) -> None:
         """The important articles, which lists mark red."""
         self.important = keys
@@ -297,6 +302,8 @@ class Renderer:
             stocks=self.stock_links(a.stocks), story=self.story_box(a),
             tags=[{"name": tag, "href": self.href(tag_path(tag))} for tag in a.tags
                   if not names_outlet(tag, a.outlet)],
+            watches=[{"name": name, "href": self.href(f"/watch/{name}.html")}
+                     for name in self.watches.get(a.key, [])],
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
         )

@@ -128,6 +128,11 @@ class Following:
         watch pages its changes touch)."""
         return bool(self._picked(criterion, rows, levels))
 
+    def picked(self, criterion: Criterion, rows: list[tuple[int, Article]]) -> list[int]:
+        """The keys of these stored articles the criterion picks (a build names the
+        watches an article's page links to)."""
+        return self._picked(criterion, rows, self.importance_of([key for key, _ in rows]))
+
     def _naming(self, keys: list[int], secids: Iterable[str]) -> set[int]:
         secids = list(secids)
         found: set[int] = set()

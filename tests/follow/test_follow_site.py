@@ -149,3 +149,17 @@ def test_the_api_serves_watches_searches_as_feeds_and_important_only(api):
     assert hits["articles"] and all(a["important"] for a in hits["articles"])
     assert client.get("/api/watch/nope").status_code == 404
     assert client.get("/api/articles?important=maybe").status_code == 400
+
+
+def test_an_article_page_links_to_the_watches_it_matches(followed):
+    store, settings, out, articles = followed
+    more = _articles(40, 3)
+    store.upsert(more)
+    build(store, settings, out)  # incremental: the new pages name their watches too
+    expected = _expected(store, articles + more)
+    for article in store.iter_articles():
+        page = lxml.html.fromstring((out / _href(article).lstrip("/")).read_bytes())
+        linked = sorted(a.get("href") for a in page.cssselect("p.tags a") if "/watch/" in a.get("href"))
+        wanted = sorted(f"/watch/{name}.html" for name in ("chips", "maotai")
+                        if _href(article) in expected[name])
+        assert linked == wanted, article.title

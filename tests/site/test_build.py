@@ -47,7 +47,9 @@ def test_snapshot_of_a_small_site(site):
     files = site_files(out)
     listing = "\n".join(sorted(files)) + "\n"
     chosen = ["index.html", "nanfangdushibao/2025/03/11/NW20250310000000000003.html",
-              "category/shanghaizhengquanbao.html", "feed.xml"]
+              "category/shanghaizhengquanbao.html", "feed.xml", "live.html", "latest.json",
+              "important.html", "tag/芯片.html", "archive/2025/03/10.html", "stock/index.html",
+              "stock/0.000338.html", "search.html", "404.html"]  # a page of every kind
     if os.environ.get("FINEWS_UPDATE_SNAPSHOTS"):
         SNAPSHOT.mkdir(parents=True, exist_ok=True)
         (SNAPSHOT / "files.txt").write_text(listing, encoding="utf-8")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
@@ -16,6 +17,18 @@ from finews.store import open_store
 from tests.conftest import make_article
 from tests.site.conftest import build, sample_settings
 from tests.site.test_browser import CHROMIUM, QuietHandler, browser  # noqa: F401 - the fixture
+
+
+@contextmanager
+def _static(folder):
+    """The built site on a plain static file server on 127.0.0.1: its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def _site(tmp_path):
@@ -59,19 +72,14 @@ def test_a_flash_page_does_not_quote_its_own_text_and_a_column_page_keeps_its_di
 def test_no_date_wraps_on_the_desktop_or_the_phone(browser, tmp_path):  # noqa: F811
     store, out, _ = _site(tmp_path)
     store.close()
-    handler = functools.partial(QuietHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with _static(out) as site:
         for width in (390, 1280):
             page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.goto(f"{site}/")
             lines = page.evaluate("""[...document.querySelectorAll('time')].map(t => {
                 const r = t.getClientRects(); return r.length; })""")
             assert lines and all(n == 1 for n in lines), (width, lines)
             page.close()
-    finally:
-        server.shutdown()
 
 
 def test_the_home_page_leads_somewhere_in_a_phones_first_screen(browser, tmp_path):  # noqa: F811
@@ -83,12 +91,9 @@ def test_the_home_page_leads_somewhere_in_a_phones_first_screen(browser, tmp_pat
     settings.site.base_url = ""
     build(store, settings, tmp_path / "site")
     store.close()
-    handler = functools.partial(QuietHandler, directory=str(tmp_path / "site"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with _static(tmp_path / "site") as site:
         page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.goto(f"{site}/")
         links = page.locator("nav.menu a")
         names = links.all_inner_texts()
         assert names[:3] == ["7×24快讯", "重要消息", "股票"] and "南方都市报" in names
@@ -98,8 +103,6 @@ def test_the_home_page_leads_somewhere_in_a_phones_first_screen(browser, tmp_pat
         first = page.locator("section.latest li").first.bounding_box()
         assert first["y"] + first["height"] < 844, "and so is the first news item"
         page.close()
-    finally:
-        server.shutdown()
 
 
 def test_a_flash_outlet_is_listed_in_the_7x24_layout_and_others_as_before(tmp_path):
@@ -156,13 +159,10 @@ def test_the_desktop_home_page_has_a_side_column_and_the_phone_keeps_one(browser
     settings.site.base_url = ""
     build(store, settings, tmp_path / "site")
     store.close()
-    handler = functools.partial(QuietHandler, directory=str(tmp_path / "site"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with _static(tmp_path / "site") as site:
         for width, beside in ((1440, True), (390, False)):
             page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.goto(f"{site}/")
             news = page.locator("section.latest").bounding_box()
             side = page.locator("aside.side").bounding_box()
             assert page.locator("aside.side .side-important li").count() == 3
@@ -177,5 +177,3 @@ def test_the_desktop_home_page_has_a_side_column_and_the_phone_keeps_one(browser
                 scroll = page.evaluate("document.documentElement.scrollWidth")
                 assert scroll <= width + 1
             page.close()
-    finally:
-        server.shutdown()
