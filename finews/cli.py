@@ -215,9 +215,9 @@ def import_jekyll(ctx: click.Context, paths: tuple[Path, ...], batch_size: int) 
 
 @cli.group(name="export", cls=FinewsGroup)
 def export() -> None:
-    """Export the archive in another site's format.
+    """Export the archive: as Jekyll posts, or for analysis as JSON lines, CSV or Parquet.
 
-    Example: finews export jekyll out/_posts
+    Example: finews export jsonl news.jsonl --since 2024-01-01
     """
 
 
@@ -241,6 +241,76 @@ def export_jekyll(ctx: click.Context, out: Path) -> None:
             on_file=lambda _p: progress.advance(progress.task_ids[0]),
         )
     click.echo(f"Exported {written} posts to {out}")
+
+
+def _export_command(kind: str, summary: str, example: str):
+    """One of the analysts' formats: the same filters and fields for each."""
+
+    @export.command(name=kind, help=f"{summary}\n\nArticles stream oldest first, in bounded "
+                    "memory; times are ISO 8601 in site.timezone.\n\nExample: " + example)
+    @click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option("--since", metavar="DATE", help="From this day (YYYY-MM-DD) or ISO 8601 time.")
+    @click.option("--until", metavar="DATE", help="Up to and including this day, or before this time.")
+    @click.option("--outlet", help="Only this outlet (its name or its slug).")
+    @click.option("--stock", help="Only articles about this security: 1.600519, 600519 or a name.")
+    @click.option("--fields", metavar="LIST",
+                  help="Comma-separated fields, or 'all' (default: id, published, outlet, title, "
+                       "digest, url, page, stocks, important).")
+    @click.option("--bom", is_flag=True, help="CSV: begin with a byte-order mark, for Excel.")
+    @click.pass_context
+    def command(ctx: click.Context, out: Path, since: str | None, until: str | None,
+                outlet: str | None, stock: str | None, fields: str | None, bom: bool) -> None:
+        from finews.serve.queries import Archive, Filters
+        from finews.site.pages import article_path
+        from finews.transfer.export import parse_fields, records, write
+
+        chosen = parse_fields(fields)
+        settings = _settings(ctx)
+        with _open(ctx) as store:
+            keys, category, secid = Archive(store, settings).export_filters(
+                Filters(since=since, until=until, outlet=outlet, stock=stock))
+            total = store.count(category=category, keys=keys, stock=secid)
+            with _progress("Exporting", total) as progress:
+                rows = records(store, settings.tz, chosen, keys=keys, category=category, stock=secid,
+                               page=lambda a: article_path(a.category, a.published, a.code, settings.tz))
+                count = write(rows, out, kind, chosen, bom=bom,
+                              on_row=lambda: progress.advance(progress.task_ids[0]))
+        click.echo(f"Exported {count} articles to {out} ({kind}, fields: {', '.join(chosen)})")
+
+    return command
+
+
+_export_command("jsonl", "Write the articles as JSON lines to OUT, one object per article.",
+                "finews export jsonl news.jsonl --since 2024-01-01 --fields all")
+_export_command("csv", "Write the articles as CSV to OUT (UTF-8; --bom for Excel).",
+                "finews export csv news.csv --outlet 财联社 --bom")
+_export_command("parquet", "Write the articles as Parquet to OUT (needs pyarrow: finews[parquet]).",
+                "finews export parquet news.parquet --stock 600519")
+
+
+@import_.command(name="jsonl")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--batch-size", default=1000, show_default=True, help="Articles per transaction.")
+@click.pass_context
+def import_jsonl(ctx: click.Context, path: Path, batch_size: int) -> None:
+    """Read articles from a JSON-lines export (finews export jsonl --fields all) into the
+    archive; a bad line is reported and skipped.
+
+    Example: finews import jsonl news.jsonl
+    """
+    from finews.model import UpsertResult
+    from finews.parallel import chunks
+    from finews.transfer.export import read_jsonl
+
+    problems: list[str] = []
+    result = UpsertResult()
+    with _open(ctx) as store, _progress("Importing", None):
+        for batch in chunks(read_jsonl(path, problems.append), batch_size):
+            result += store.upsert(batch)
+    click.echo(f"Imported {path}: new {result.new}, updated {result.updated}, unchanged "
+               f"{result.unchanged}, merged {result.merged}, skipped {len(problems)}")
+    for problem in problems[:10]:
+        click.echo(f"  skipped {problem}", err=True)
 
 
 @cli.command()

@@ -284,6 +284,17 @@ class Archive:
             "important": a.importance >= IMPORTANT,
         }
 
+    def export_filters(self, f: Filters) -> tuple[tuple[int, int], str | None, str | None]:
+        """(key range, outlet slug, secid) of an export's --since/--until/--outlet/--stock,
+        read as the search reads them; a BadRequest becomes a one-line error."""
+        try:
+            keys = self._keys(f) or ALL_KEYS
+            category = _category(self.store, f.outlet) if f.outlet else None
+            stock = _secid(self.store, f.stock) if f.stock else None
+        except BadRequest as exc:
+            raise FinewsError(f"--{exc.field}: {exc.message}") from None
+        return keys, category, stock
+
     def live_items(self, limit: int, after: int | None = None) -> list[dict]:
         """The 7×24 stream's items as the page shows them: the newest ``limit``, newest
         first, or those stored after key ``after``, oldest first."""

@@ -101,6 +101,16 @@ MIGRATIONS = [
     STORY_MIGRATION,
     STORY_BANDS_MIGRATION,
     FOLLOW_MIGRATION,
+    """
+    CREATE VIEW news AS SELECT a.id, a.key,
+        to_char(to_timestamp(a.published) AT TIME ZONE 'Asia/Shanghai',
+                'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS published,
+        a.outlet, a.title, a.url, a.digest,
+        COALESCE((SELECT string_agg(m.secid, ' ') FROM article_securities m WHERE m.key = a.key), '')
+            AS stocks,
+        EXISTS (SELECT 1 FROM article_importance i WHERE i.key = a.key) AS important
+    FROM articles a
+    """,
 ]
 
 

@@ -159,7 +159,18 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     STORY_MIGRATION,
     STORY_BANDS_MIGRATION.replace("(week, band, key)\n    );", "(week, band, key)\n    ) WITHOUT ROWID;"),
     FOLLOW_MIGRATION,
+    """
+    CREATE VIEW news AS SELECT a.id, a.key,
+        strftime('%Y-%m-%dT%H:%M:%S+08:00', a.published, 'unixepoch', '+8 hours') AS published,
+        a.outlet, a.title, a.url, a.digest,
+        COALESCE((SELECT group_concat(m.secid, ' ') FROM article_securities m WHERE m.key = a.key), '')
+            AS stocks,
+        EXISTS (SELECT 1 FROM article_importance i WHERE i.key = a.key) AS important
+    FROM articles a
+    """,
 ]
+"""The last step is ``news``, the read-only view an analyst opens in datasette or sqlite3:
+time as ISO text in Beijing time, outlet, title, URL, digest, securities, importance."""
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"
 """The version of the searchable text and of the tokens made of it: the index is rebuilt
