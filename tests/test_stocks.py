@@ -186,3 +186,19 @@ def test_a_fetch_finds_the_companies_the_mock_world_mentions(tmp_path):
         named = store.securities("华夏储能")
         assert [s["secid"] for s in named] == ["0.301987"]
 
+
+
+def test_a_listed_security_that_is_also_linked_teaches_its_name_and_text_never_does(tmp_path):
+    """A 7×24 item lists 600519 and links it as 贵州茅台: the link's name is learned. A text
+    mention's name (``其中茅台(600519)``, a misreading once) is not, listed or not."""
+    from finews.store import open_store
+    from tests.conftest import make_article
+
+    with open_store(str(tmp_path / "a.db")) as store:
+        store.upsert([
+            make_article(1, stocks=["1.600519"],
+                         body='<p><span data-secid="1.600519">贵州茅台</span>发布公告。</p>'),
+            make_article(2, stocks=["0.000858"], body="<p>其中五粮液集团(000858)发布公告。</p>"),
+        ])
+        assert [name for name, _ in store.security_names("1.600519")] == ["贵州茅台"]
+        assert store.security_names("0.000858") == []

@@ -118,7 +118,7 @@ def _linked_names(article: Article, mentions: list[Mention]) -> list[tuple[str, 
     """(secid, name, when seen) of the stock links among an article's mentions: the only
     mentions whose names the archive learns."""
     return [(m.security.secid, m.name, _ts(article.published))
-            for m in mentions if m.origin == "link" and m.name]
+            for m in mentions if m.origin in ("list", "link") and m.name]
 
 
 class _Row(NamedTuple):
