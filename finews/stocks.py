@@ -221,8 +221,9 @@ def article_mentions(
     title: str, html: str, listed: Iterable[str] = (), names: NameMatcher | None = None,
 ) -> list[Mention]:
     """Every security an article mentions, once each, the first mention first; the most
-    exact origin is kept (list, then link, then text, then name), and a link's name: the
-    only name the archive learns, so a listed security that is also linked teaches it too."""
+    exact origin is kept (list, then link, then text, then name), with a name: a link
+    without one (a K-line picture) takes the text's, and a listed security only a link's,
+    which the archive learns."""
     mentions = [Mention(s, "", "list") for s in map(parse_secid, listed) if s]
     for match in _SECID_SPAN.finditer(html):
         security = parse_secid(match.group("secid"))
@@ -238,8 +239,8 @@ def article_mentions(
         kept = best.get(mention.security)
         if kept is None:
             best[mention.security] = mention
-        elif rank[mention.origin] < rank[kept.origin] or (not kept.name and mention.name
-                                                           and mention.origin == "link"):
+        elif rank[mention.origin] < rank[kept.origin] or (
+                not kept.name and mention.name and (kept.origin != "list" or mention.origin == "link")):
             best[mention.security] = Mention(
                 mention.security, mention.name or kept.name, min(mention.origin, kept.origin, key=rank.get))
     return list(best.values())

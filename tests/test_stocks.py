@@ -188,9 +188,9 @@ def test_a_fetch_finds_the_companies_the_mock_world_mentions(tmp_path):
 
 
 
-def test_a_listed_security_that_is_also_linked_teaches_its_name_and_text_never_does(tmp_path):
-    """A 7×24 item lists 600519 and links it as 贵州茅台: the link's name is learned. A text
-    mention's name (``其中茅台(600519)``, a misreading once) is not, listed or not."""
+def test_a_listed_security_that_is_also_linked_teaches_its_name_and_text_does_not(tmp_path):
+    """A 7×24 item lists 600519 and links it as 贵州茅台: the link's name is learned. A listed
+    security's name in text (``其中五粮液集团(000858)``, a misreading once) is not."""
     from finews.store import open_store
     from tests.conftest import make_article
 

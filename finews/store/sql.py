@@ -116,7 +116,7 @@ def search_filters(
 
 def _linked_names(article: Article, mentions: list[Mention]) -> list[tuple[str, str, int]]:
     """(secid, name, when seen) of the stock links among an article's mentions: the only
-    mentions whose names the archive learns."""
+    mentions whose names the archive learns (a listed one has a name only from a link)."""
     return [(m.security.secid, m.name, _ts(article.published))
             for m in mentions if m.origin in ("list", "link") and m.name]
 
