@@ -113,7 +113,7 @@ def test_missing_page_is_the_404_page(served):
     client, _, _ = served
     response = client.get("/no/such/page.html")
     assert response.status_code == 404
-    assert "search" in response.text.lower() and response.headers["content-type"].startswith("text/html")
+    assert "找不到这个页面" in response.text and response.headers["content-type"].startswith("text/html")
 
 
 def test_articles_paginate_with_a_cursor_and_see_every_article_once(served):

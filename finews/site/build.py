@@ -127,7 +127,7 @@ class SiteBuilder:
         self.store = store
         self.settings = settings
         self.options = options
-        self.renderer = Renderer(settings, options.theme, options.out / TEMPLATE_CACHE)
+        self.renderer = Renderer(settings, options.theme, options.out / TEMPLATE_CACHE, options.search)
         self.tz = settings.tz
         self.pages = 0
         self._outlet_names: dict[str, str] | None = None
@@ -782,8 +782,10 @@ class SiteBuilder:
 
     def _fixed_pages(self, out: Output) -> None:
         self._write(out, "/404.html", self.renderer.simple("404.html"))
-        self._write(out, "/search.html", self.renderer.simple(
-            "search.html", search_enabled=self.options.search))
+        if self.options.search:
+            self._write(out, "/search.html", self.renderer.simple("search.html", search_enabled=True))
+        else:
+            out.remove("/search.html")
 
 
 _MARKET_ORDER = ("沪市", "深市·北交所", "港股", "美股", "指数", "板块", "其他")

@@ -141,10 +141,12 @@ class Renderer:
     """Renders pages for one site; pure functions of their inputs."""
 
     def __init__(self, settings: Settings, theme: Path | None = None,
-                 template_cache: Path | None = None):
+                 template_cache: Path | None = None, search: bool = True):
         """``template_cache``: a folder for compiled templates. Compiling them anew was a
-        quarter of a rebuild after ten new articles, and every build is a new process."""
+        quarter of a rebuild after ten new articles, and every build is a new process.
+        ``search``: whether the site has a search page, and so a search box on every page."""
         self.settings = settings
+        self.search = search
         self.tz = settings.tz
         base = settings.site.base_url
         self.prefix = urlsplit(base).path.rstrip("/") if base else ""
@@ -182,7 +184,7 @@ class Renderer:
             auto_reload=False,
             bytecode_cache=cache,
         )
-        env.globals.update(site=self.settings.site, prefix=self.prefix, csp=CSP)
+        env.globals.update(site=self.settings.site, prefix=self.prefix, csp=CSP, search=self.search)
         # The parts every page shares are rendered once, not once per page.
         for part in ("head", "header", "footer"):
             env.globals[part] = Markup(env.get_template(f"_{part}.html").render())

@@ -120,3 +120,25 @@ def test_on_a_static_host_the_page_polls_latest_json(browser, site):  # noqa: F8
         page.close()
     finally:
         server.shutdown()
+
+
+def test_under_serve_the_search_page_asks_the_archive_and_finds_exactly_the_matches(browser, site):  # noqa: F811
+    from finews.site.build import BuildOptions, SiteBuilder
+
+    store, settings, out, _ = site
+    SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build()
+    expected = {f"/{a.category}/{a.published.astimezone(BEIJING):%Y/%m/%d}/{a.code}.html"
+                for a in store.iter_articles() if "逆回购" in a.search_text and "第1" in a.search_text}
+    server = BackgroundServer(create_app(settings, out), "127.0.0.1", 0)
+    server.start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.port}/search.html?q=逆回购 第1")
+        page.locator("#search-results li").first.wait_for(timeout=10000)
+        shown = {a.get_attribute("href") for a in page.locator("#search-results li > a").all()}
+        assert shown == expected and len(expected) >= 10
+        assert page.locator("#search-status").inner_text() == f"“逆回购 第1”：{len(expected)} 条结果"
+        assert page.locator("#search-results mark").count() >= len(expected)
+        page.close()
+    finally:
+        server.stop()

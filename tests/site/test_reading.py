@@ -177,3 +177,15 @@ def test_the_desktop_home_page_has_a_side_column_and_the_phone_keeps_one(browser
                 scroll = page.evaluate("document.documentElement.scrollWidth")
                 assert scroll <= width + 1
             page.close()
+
+
+def test_without_a_search_index_there_is_no_search_box_and_no_search_page(tmp_path):
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert([make_article(1)])
+    settings = sample_settings(tmp_path)
+    build(store, settings, tmp_path / "site")  # build.search off
+    for name in ("index.html", "404.html", "live.html"):
+        page = lxml.html.fromstring((tmp_path / "site" / name).read_bytes())
+        assert not page.cssselect("form.search") and not page.cssselect('a[href$="/search.html"]'), name
+    assert not (tmp_path / "site/search.html").exists()
+    store.close()

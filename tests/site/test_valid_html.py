@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
 from tests.conftest import settings_for
-from tests.site.conftest import build, fill
+from tests.site.conftest import fill
 from tests.stories_eval import labelled_articles
 
 VNU = Path(os.environ.get("FINEWS_VNU_JAR") or
@@ -51,7 +52,7 @@ def test_every_kind_of_page_is_valid_html(tmp_path):
     fill(store)
     articles, truth = labelled_articles()
     store.upsert([a for a in articles if truth[a.code] in ("t1-0", "t2-0")])
-    build(store, settings, tmp_path / "site")
+    SiteBuilder(store, settings, BuildOptions(out=tmp_path / "site", search=True)).build()
     store.close()
     pages = sorted(str(p) for p in (tmp_path / "site").rglob("*.html") if ".finews" not in p.parts
                    and "pagefind" not in p.parts)
