@@ -209,8 +209,9 @@ class Following:
             floor = max((min(part) for part in full), default=lowest)
             keys = sorted({k for part in parts for k in part if k >= floor}, reverse=True)
             levels = self.importance_of(keys)
-            places = self._places(keys)
-            picked += [k for k in keys if k in places and criterion.admits(*places[k], levels.get(k, 0))]
+            found = self.by_keys(keys)
+            picked += [k for k in keys if k in found
+                       and criterion.admits(found[k].outlet, found[k].category, levels.get(k, 0))]
             if not full:
                 break
             upper, step = floor - 1, min(step * 4, 4096)
@@ -232,14 +233,6 @@ class Following:
             parts.append([key for (key,) in self._x(
                 f"{source} WHERE key BETWEEN ? AND ? ORDER BY key DESC LIMIT ?", (*keys, step))])
         return parts
-
-    def _places(self, keys: list[int]) -> dict[int, tuple[str, str]]:
-        found: dict[int, tuple[str, str]] = {}
-        for chunk in chunks(keys, 500):
-            found.update((key, (outlet, category)) for key, outlet, category in self._x(
-                f"SELECT key, outlet, category FROM articles WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk))
-        return found
 
     # -- the outbox ------------------------------------------------------------------------
 

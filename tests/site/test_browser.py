@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
-from tests.site.conftest import fill, sample_settings
+from tests.site.conftest import fill, sample_settings, static_site
 from tests.stories_eval import labelled_articles
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,21 +29,9 @@ def served_site(tmp_path_factory):
     settings.site.base_url = ""
     SiteBuilder(store, settings, BuildOptions(out=root / "site", search=True)).build()
     store.close()
-    handler = functools.partial(QuietHandler, directory=str(root / "site"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with static_site(root / "site") as url:
+        yield url
 
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
-                      **http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".js": "text/javascript", ".wasm": "application/wasm"}
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,7 @@ static host, without moving what the reader looks at."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 import time
 from datetime import datetime, timedelta
 
@@ -19,8 +16,8 @@ from finews.model import BEIJING
 from finews.serve.app import BackgroundServer, create_app
 from finews.store import open_store
 from tests.conftest import make_article
-from tests.site.conftest import build, sample_settings
-from tests.site.test_browser import CHROMIUM, QuietHandler, browser  # noqa: F401 - the fixture
+from tests.site.conftest import build, sample_settings, static_site
+from tests.site.test_browser import CHROMIUM, browser  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no chromium")
 
@@ -103,14 +100,11 @@ def test_under_serve_a_stored_article_is_pushed_within_a_second(browser, site): 
 
 def test_on_a_static_host_the_page_polls_latest_json(browser, site):  # noqa: F811
     store, settings, out, base = site
-    handler = functools.partial(QuietHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with static_site(out) as site_url:
         page = browser.new_page(viewport={"width": 390, "height": 844})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/live.html?poll=2")
+        page.goto(f"{site_url}/live.html?poll=2")
         anchored = _watch(page)
         (new,) = _articles(61, 1, base)
         store.upsert([new])
@@ -118,8 +112,6 @@ def test_on_a_static_host_the_page_polls_latest_json(browser, site):  # noqa: F8
         _arrived(page, store.get(new.id).key, anchored, timeout=10)
         assert errors == []
         page.close()
-    finally:
-        server.shutdown()
 
 
 def test_under_serve_the_search_page_asks_the_archive_and_finds_exactly_the_matches(browser, site):  # noqa: F811

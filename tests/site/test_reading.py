@@ -3,10 +3,6 @@ that does not quote its own text twice, a warning when links will be relative.""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
@@ -15,20 +11,8 @@ import lxml.html
 from finews.model import BEIJING
 from finews.store import open_store
 from tests.conftest import make_article
-from tests.site.conftest import build, sample_settings
-from tests.site.test_browser import CHROMIUM, QuietHandler, browser  # noqa: F401 - the fixture
-
-
-@contextmanager
-def _static(folder):
-    """The built site on a plain static file server on 127.0.0.1: its base URL."""
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+from tests.site.conftest import build, sample_settings, static_site
+from tests.site.test_browser import CHROMIUM, browser  # noqa: F401 - the fixture
 
 
 def _site(tmp_path):
@@ -72,7 +56,7 @@ def test_a_flash_page_does_not_quote_its_own_text_and_a_column_page_keeps_its_di
 def test_no_date_wraps_on_the_desktop_or_the_phone(browser, tmp_path):  # noqa: F811
     store, out, _ = _site(tmp_path)
     store.close()
-    with _static(out) as site:
+    with static_site(out) as site:
         for width in (390, 1280):
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(f"{site}/")
@@ -91,7 +75,7 @@ def test_the_home_page_leads_somewhere_in_a_phones_first_screen(browser, tmp_pat
     settings.site.base_url = ""
     build(store, settings, tmp_path / "site")
     store.close()
-    with _static(tmp_path / "site") as site:
+    with static_site(tmp_path / "site") as site:
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.goto(f"{site}/")
         links = page.locator("nav.menu a")
@@ -159,7 +143,7 @@ def test_the_desktop_home_page_has_a_side_column_and_the_phone_keeps_one(browser
     settings.site.base_url = ""
     build(store, settings, tmp_path / "site")
     store.close()
-    with _static(tmp_path / "site") as site:
+    with static_site(tmp_path / "site") as site:
         for width, beside in ((1440, True), (390, False)):
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(f"{site}/")
