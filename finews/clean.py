@@ -142,6 +142,13 @@ def plain_text(fragment: str) -> str:
     return html.unescape(_TAG.sub("", _BLOCK_END.sub(" ", fragment)))
 
 
+def paragraph_text(fragment: str) -> str:
+    """The text of HTML a line per block, each trimmed: what a reader sees, paragraph by
+    paragraph (what revision diffs compare)."""
+    lines = html.unescape(_TAG.sub("", _BLOCK_END.sub("\n", fragment))).split("\n")
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
 def strip_bracket_title(summary: str) -> str:
     """Eastmoney summaries start with 【title】: the story is what follows."""
     summary = summary.strip()

@@ -20,6 +20,7 @@ from finews.errors import FinewsError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.text import Text
 
     from finews.config import Settings
     from finews.store import Store
@@ -127,9 +128,17 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open(ctx: click.Context) -> Store:
+    """The archive, with its search index complete: an archive from an older finews is
+    indexed first, resumably, with a progress bar."""
     from finews.app import open_archive
 
-    return open_archive(_settings(ctx))
+    store = open_archive(_settings(ctx))
+    if not store.search_ready:
+        backlog = store.search_backlog()
+        with _progress("Indexing for search", backlog) as progress:
+            store.build_search_index(lambda n: progress.advance(progress.task_ids[0], n))
+        click.echo(f"Indexed {backlog:,} articles for search.", err=True)
+    return store
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -467,6 +476,7 @@ def run(ctx: click.Context, every: str | None, after_cmd: str | None, passes: in
     from finews.config import parse_duration
 
     settings = _settings(ctx)
+    _open(ctx).close()
     if every:
         seconds = parse_duration(every)
         for source in settings.sources:
@@ -561,6 +571,8 @@ def migrate(ctx: click.Context, target_url: str, batch_size: int) -> None:
             report = copy_archive(
                 source, destination, batch_size=batch_size,
                 on_batch=lambda n: progress.advance(progress.task_ids[0], n),
+                on_index=lambda: click.echo("Copied; building the search index "
+                                            "(about a minute per 100,000 articles)…", err=True),
             )
     resumed = f", resumed after {already} already there" if already else ""
     click.echo(f"Copied {report.copied} of {report.articles} articles{resumed}; "
@@ -760,6 +772,71 @@ def notify(ctx: click.Context, once: bool) -> None:
     click.echo(f"Notifications: {report}")
     if report.failed:
         sys.exit(3)
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True,
+              help="The versions and diffs as JSON (as the API gives them).")
+@click.pass_context
+def history(ctx: click.Context, article_id: str, as_json: bool) -> None:
+    """Every change of one article, newest first, as character diffs of its title and its
+    text: deletions red and struck through, insertions green; without colour (a pipe, or
+    NO_COLOR) as [-deleted-] and {+inserted+}. Exit code 4 when no such article.
+
+    Example: finews history 202503121234567890
+    """
+    import json
+
+    from finews.serve.queries import Archive
+
+    with _open(ctx) as store:
+        data = Archive(store, _settings(ctx)).revisions(article_id)
+    if data is None:
+        click.echo(f"Error: no article {article_id!r} in the archive; "
+                   "'finews search' finds an article's id", err=True)
+        sys.exit(4)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _print_history(data)
+
+
+def _print_history(data: dict) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True)
+    plain = console.no_color or not console.is_terminal
+    current = data["versions"][-1]
+    console.print(Text(current["title"], style="bold"))
+    if not data["edits"]:
+        console.print(f"Never changed since {current['since']}.")
+        return
+    console.print(f"Changed {data['changes']} times; first stored {data['versions'][0]['since']}.")
+    for edit in data["edits"]:
+        console.print(Text(f"\nChange {edit['number'] - 1} at {edit['at']}", style="bold"))
+        for label, runs in (("title", edit["title"]), ("text", edit["body"])):
+            if runs is None:
+                console.print(f"{label}: the earlier text was not kept (changed before finews kept versions)")
+            elif any(op for op, _ in runs):
+                console.print(Text(f"{label}: ") + _diff_text(runs, plain))
+            else:
+                console.print(f"{label}: unchanged")
+
+
+def _diff_text(runs: list, plain: bool) -> Text:
+    from rich.text import Text
+
+    from finews.revisions import diff_markup
+
+    if plain:
+        return Text(diff_markup([(op, text) for op, text in runs]))
+    styles = {-1: "red strike", 0: "", 1: "green"}
+    out = Text()
+    for op, text in runs:
+        out.append(text, style=styles[op])
+    return out
 
 
 @cli.command()

@@ -68,9 +68,13 @@ def _newest(items: list[Item]) -> Item:
     return max(items, key=lambda item: (_timestamp(item), item.id))
 
 
-def _retitled(item: Item, stored: Stored, source: str) -> bool:
-    """A known item is stored again when its own source changed its title."""
-    return stored.code == item.code and stored.source == source and stored.title != item.title
+def _revised(item: Item, stored: Stored, source: str) -> bool:
+    """A known item is stored again (its text fetched again) when its own source changed
+    its title or its summary: an edit the list shows. One it does not show goes unseen
+    until the article is fetched for another reason."""
+    if stored.code != item.code or stored.source != source:
+        return False
+    return stored.title != item.title or stored.digest != item.digest.replace("\x00", "")
 
 
 async def _ready(body: str) -> str:
@@ -244,7 +248,7 @@ class Collector:
         for item in page.items:
             stored = known.get(item.id)
             takes_over = stored is not None and self._takes_over(source, item, stored)
-            if stored is not None and not takes_over and not _retitled(item, stored, source.name):
+            if stored is not None and not takes_over and not _revised(item, stored, source.name):
                 report.unchanged += 1
                 if item.importance:
                     marked.append(item.id)

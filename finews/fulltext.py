@@ -22,8 +22,10 @@ key, written in the same transaction as the article: ``search_index`` (pairs wit
 title and body), ``search_chars`` (characters, ``detail=none``) and ``search_titles`` (the
 title's characters, for bm25). A contentless delete needs the old tokens, recomputed from
 the stored row; a change of ``INDEX_VERSION`` rebuilds the index once. FTS5 gathers 16 MB
-before it writes a segment, so an import batch becomes one segment. PostgreSQL keeps each
-article's normalised text in ``search_text`` and matches every term with ``LIKE``.
+before it writes a segment, so an import batch becomes one segment. PostgreSQL keeps the
+same pairs and characters, without positions, as int4 codes (``gram_codes``) in GIN
+indexes, and confirms every candidate with ``LIKE`` on the
+article's normalised text (finews/store/postgres.py).
 
 What it costs, at 100,000 articles, against an index of single characters with positions: a
 made-up four-character term went from 150 ms to 1 ms (p95) and sampled 2-4-character terms
@@ -31,8 +33,10 @@ from 42 to 9 ms, for three times the index (1.5 GB) and half the import speed (a
 adds about 1,500 distinct pairs). Tokens are built by array slicing: a loop per character
 cost five times as much.
 
-Ranked search scores titles only, with bm25, halved for every 90 days of age; it considers
-the newest 400 matches of each kind. bm25 over bodies would first count a phrase's matches
+Ranked search scores headlines only (``headline_weight``: bm25's term weight, without the
+rarity factor that would need archive-wide counts), halved for every 90 days of age; it
+considers the newest 400 headline matches and the newest 400 matches of any kind, by one
+rule on both backends (Store._ranked). Scoring bodies would first count a phrase's matches
 in the whole archive (seconds for a common word).
 """
 
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -128,6 +133,54 @@ def text_tokens(title: str, html_body: str) -> Tokens:
     text = searchable_text(title, html_body)
     head, _, body = text.partition("\n")
     return Tokens(pair_tokens(head), pair_tokens(body), char_set(text), index_tokens(head))
+
+
+class Grams(NamedTuple):
+    """What the PostgreSQL index holds of an article: its searchable text (which confirms
+    hits), the gram codes of its title, and of its title and body together."""
+
+    text: str
+    title: set[int]
+    codes: set[int]
+
+
+def text_grams(title: str, html_body: str) -> Grams:
+    text = searchable_text(title, html_body)
+    head, _, body = text.partition("\n")
+    title_codes = gram_codes(head)
+    return Grams(text, title_codes, title_codes | gram_codes(body))
+
+
+def gram_codes(text: str) -> set[int]:
+    """The tokens of ``pair_tokens`` and ``char_set`` as 32-bit integers, each once: the
+    form PostgreSQL indexes (an int4[] with a GIN index). A pair is its two UTF-16 code
+    units read as one little-endian int4 (the second unit is never 0, NUL being a gap), a
+    character is its code unit. Both are read straight from the encoded bytes, in C: the
+    pairs starting at even and at odd positions are two views of the same buffer.
+
+    Runs of three characters were tried as well, for want of positions: they made a
+    four-character term's candidates fewer, but doubled the index (2.7 GB at 100,000
+    articles) and cost a tenth of the ingest rate, for no better p95 (bench/README.md)."""
+    encoded = _RUN_BREAK.sub(GAP, text).encode("utf-16-le", "surrogatepass")
+    codes = set(_native(array("H"), encoded))
+    codes.update(_native(array("i"), encoded[: len(encoded) // 4 * 4]))
+    codes.update(_native(array("i"), encoded[2 : 2 + (len(encoded) - 2) // 4 * 4]))
+    return codes
+
+
+def _native(numbers: array, little_endian: bytes) -> array:
+    numbers.frombytes(little_endian)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers
+
+
+def term_codes(term: str) -> list[int]:
+    """The gram codes every text holding ``term`` holds: its pairs, or for a one-character
+    term its character. A superset: the pairs need not be adjacent in the text, and a gap
+    stands for any punctuation, so every hit is confirmed."""
+    codes = gram_codes(term)
+    return sorted(codes if _single(term) else (c for c in codes if not 0 <= c <= 0xFFFF))
 
 
 def char_set(text: str) -> str:
@@ -231,6 +284,23 @@ class Query:
     def matches(self, text: str) -> bool:
         return all(any(term in text for term in clause) for clause in self.clauses) and \
             not any(term in text for term in self.excluded)
+
+
+HEADLINE_CHARS = 24
+"""About the length of a headline, in characters: the length a headline weight is judged by."""
+
+
+def headline_weight(title: str, query: Query) -> float:
+    """How well a headline answers the query, the same on every backend: 0 unless it holds
+    the query; else 1 plus bm25's term weight with the usual constants (k1 1.2, b 0.75)
+    for each term found, so that more occurrences in a shorter headline weigh more.
+    Without bm25's rarity factor, which would need counts over the whole archive."""
+    head = normalize(title)
+    if not query.matches(head):
+        return 0.0
+    length = 0.25 + 0.75 * len(head) / HEADLINE_CHARS
+    found = (head.count(term) for term in query.terms)
+    return 1.0 + sum(tf * 2.2 / (tf + 1.2 * length) for tf in found if tf)
 
 
 def _single(term: str) -> bool:

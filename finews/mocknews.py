@@ -211,6 +211,13 @@ class MockNews:
                 self.articles.append(article)
                 self.by_code[code] = article
 
+    def revise(self, code: str, lead: str) -> None:
+        """The desk edits a published article: its first paragraph starts anew with
+        ``lead``, so its page, its text and every list's summary of it change."""
+        with self.lock:
+            article = self.by_code[code]
+            article.paragraphs = [lead + article.paragraphs[0][len(lead):], *article.paragraphs[1:]]
+
     def _reprint(self, original: MockArticle, code: str, index: int) -> MockArticle:
         rng = self.rng
         outlet = rng.choice([o for o in OUTLETS if o != original.outlet])

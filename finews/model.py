@@ -10,7 +10,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from finews.errors import InvalidArticle
-from finews.fulltext import Tokens, searchable_text, text_tokens
+from finews.fulltext import Grams, Tokens, searchable_text, text_grams, text_tokens
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -111,6 +111,11 @@ class Article:
         """The tokens the search index holds for this article, computed once from its
         publishable HTML (in the worker that read it, during imports), like the content hash."""
         return text_tokens(self.title, self.html or self.body)
+
+    @cached_property
+    def search_grams(self) -> Grams:
+        """The PostgreSQL index's form of the same tokens, computed once like them."""
+        return text_grams(self.title, self.html or self.body)
 
     @property
     def search_text(self) -> str:

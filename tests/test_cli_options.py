@@ -63,7 +63,7 @@ def test_every_command_takes_both_options():
                 yield (*prefix, name), command
 
     found = list(commands(cli))
-    assert len(found) == 21
+    assert len(found) == 22
     for name, command in found:
         options = {opt for param in command.params for opt in param.opts}
         assert {"--config", "--database"} <= options, name

@@ -44,6 +44,12 @@ def test_sqlite_to_postgres_and_back_is_exact(source, tmp_path):
         q = Query.parse("芯片")
         found = [h.article.id for h in pg.search(q, limit=None)]
         assert found == [h.article.id for h in source.search(q, limit=None)]
+        # the search index is complete and indexed: no separate step
+        assert pg.search_ready and pg.integrity_check() == "ok"
+        indexes = {name for (name,) in pg.conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename LIKE 'search%grams'")}
+        assert {"search_grams_codes", "search_title_grams_codes"} <= indexes
+        assert pg.versions(make_article(5).id)[0].body == source.versions(make_article(5).id)[0].body
         with open_store(str(tmp_path / "back.db")) as back:
             migrate(pg, back, batch_size=11)
             assert _everything(back) == _everything(source)
@@ -81,8 +87,28 @@ def test_cli_migrate(source, tmp_path, monkeypatch):
         result = CliRunner().invoke(cli, ["--database", source.archive.location, "migrate", "--to", url])
         assert result.exit_code == 0, result.output
         assert f"Copied {source.count()} of {source.count()} articles" in result.output
+        assert "building the search index" in result.output
         again = CliRunner().invoke(cli, ["--database", source.archive.location, "migrate", "--to", url])
         assert "Copied 0 of" in again.output and again.exit_code == 0
     where = source.archive.location
     same = CliRunner().invoke(cli, ["--database", where, "migrate", "--to", where])
     assert same.exit_code == 1 and "names the archive being copied" in same.output
+
+
+def test_a_command_indexes_an_archive_from_before_the_search_index(source):
+    """The first command to open a PostgreSQL archive made by an older finews indexes it
+    (with a progress bar on a terminal) and says so; the next one has nothing to do."""
+    with fresh_postgres_url() as url:
+        with open_store(url) as pg:
+            migrate(source, pg)
+            for table in ("search_grams", "search_title_grams"):
+                pg.conn.execute(f"DELETE FROM {table}")
+                pg.conn.execute(f"DROP INDEX {table}_codes")
+            pg.conn.execute("UPDATE meta SET value = '' WHERE key = 'search_grams'")
+        first = CliRunner().invoke(cli, ["--database", url, "search", "芯片", "--limit", "3"])
+        assert first.exit_code == 0, first.output
+        assert f"Indexed {source.count()} articles for search." in first.output
+        again = CliRunner().invoke(cli, ["--database", url, "search", "芯片", "--limit", "3"])
+        assert again.exit_code == 0 and "Indexed" not in again.output
+        with open_store(url) as pg:
+            assert pg.search_ready and pg.integrity_check() == "ok"

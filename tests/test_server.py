@@ -191,7 +191,8 @@ def test_sources_and_schema(served):
     schema = client.get("/api/openapi.json").json()
     assert schema == openapi_schema() and schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
-        "/api/articles", "/api/articles/{article_id}", "/api/search", "/api/sources", "/api/stocks",
+        "/api/articles", "/api/articles/{article_id}", "/api/articles/{article_id}/revisions",
+        "/api/search", "/api/sources", "/api/stocks",
         "/api/stocks/{secid}", "/api/stories/{story_id}", "/api/search.atom", "/api/watch/{name}",
         "/api/live",
     }

@@ -163,10 +163,17 @@ class Api:
 
     async def article(self, request: Request) -> Response:
         article_id = request.path_params["article_id"]
-        if not (0 < len(article_id) <= 64) or not all(c.isalnum() or c in "-_" for c in article_id):
+        if not _plausible_id(article_id):
             return _error(404, "article_id", f"no article {article_id!r}")
         archive = self.archive()
         data = archive.article(article_id)
+        if data is None:
+            return _error(404, "article_id", f"no article {article_id!r}")
+        return JSONResponse(data)
+
+    async def revisions(self, request: Request) -> Response:
+        article_id = request.path_params["article_id"]
+        data = self.archive().revisions(article_id) if _plausible_id(article_id) else None
         if data is None:
             return _error(404, "article_id", f"no article {article_id!r}")
         return JSONResponse(data)
@@ -227,3 +234,8 @@ class Api:
 
     async def not_found(self, request: Request) -> Response:
         return _error(404, None, f"no API endpoint {request.url.path}; see /api/openapi.json")
+
+
+def _plausible_id(article_id: str) -> bool:
+    """Whether a path's id could be an article's (finews.model.stable_id's alphabet)."""
+    return 0 < len(article_id) <= 64 and all(c.isalnum() or c in "-_" for c in article_id)

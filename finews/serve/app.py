@@ -46,6 +46,7 @@ def create_app(settings: Settings, site_dir: Path, open_archive=None) -> FinewsA
     routes = [
         Route("/api/articles", api.articles),
         Route("/api/articles/{article_id}", api.article),
+        Route("/api/articles/{article_id}/revisions", api.revisions),
         Route("/api/search", api.search),
         Route("/api/search.atom", api.search_atom),
         Route("/api/watch/{name}", api.watch),

@@ -105,6 +105,21 @@ def openapi_schema() -> dict:
                         "schema": error["content"]["application/json"]["schema"]}}},
                 },
             }},
+            "/api/articles/{article_id}/revisions": {"get": {
+                "summary": "Every version of an article, oldest first, and each change as "
+                           "character diffs: runs of [-1 deleted | 0 kept | 1 inserted, text]",
+                "parameters": [{"name": "article_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The versions and the changes", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "id": {"type": "string"}, "changes": {"type": "integer"},
+                            "versions": {"type": "array", "items": {"type": "object"}},
+                            "edits": {"type": "array", "items": {"type": "object"}}}}}}},
+                    "404": {"description": "No such article", "content": {"application/json": {
+                        "schema": error["content"]["application/json"]["schema"]}}},
+                },
+            }},
             "/api/search": {"get": {
                 "summary": "Full-text search: every article containing every space-separated term "
                            "(OR between two terms: either; a leading -: excluded)",

@@ -16,6 +16,7 @@ from finews.follow import IMPORTANT
 from finews.fulltext import Query
 from finews.keys import ALL_KEYS, key_range
 from finews.model import Article
+from finews.revisions import body_text, edits
 from finews.site.pages import article_path
 from finews.store import Store
 from finews.store.base import SearchHit, SourceHealth
@@ -266,6 +267,29 @@ class Archive:
         members = self.store.story_articles([story]).get(story) or [article]
         data["story"] = {"id": story, "articles": [self._copy(a) for a in members]}
         return data
+
+    def revisions(self, article_id: str) -> dict | None:
+        """Every version of an article, oldest first, and each change as character diffs
+        (runs of [-1 deleted, 0 kept, 1 inserted, text]) of its title and its text."""
+        versions = self.store.versions(article_id)
+        if not versions:
+            return None
+        tz = self.settings.tz
+        return {
+            "id": article_id,
+            "changes": len(versions) - 1,
+            "versions": [{
+                "number": v.number, "title": v.title,
+                "text": body_text(v.body) if v.body is not None else None,
+                "since": v.since.astimezone(tz).isoformat(),
+                "replaced": v.replaced.astimezone(tz).isoformat() if v.replaced else None,
+            } for v in versions],
+            "edits": [{
+                "number": e.number, "at": e.at.astimezone(tz).isoformat(),
+                "title": [list(run) for run in e.title],
+                "body": [list(run) for run in e.body] if e.body is not None else None,
+            } for e in edits(versions)],
+        }
 
     def summary(self, a: Article, stocks: list[dict]) -> dict:
         return {

@@ -249,15 +249,13 @@ class SiteBuilder:
         current: tuple[Article, bytes] | None = None
         for article, html in _category_stream(self.store, category, window, self._know_stories()):
             if current is not None:
-                self._write(out, self.renderer.article_site_path(current[0]),
-                            self.renderer.article(current[0], article, previous, current[1]))
+                self._write_article(out, current[0], article, previous, current[1])
                 previous = current[0]
             current = (article, html)
             listing.add(article)
             latest.append(current)
         if current is not None:
-            self._write(out, self.renderer.article_site_path(current[0]),
-                        self.renderer.article(current[0], None, previous, current[1]))
+            self._write_article(out, current[0], None, previous, current[1])
         listing.close()
         for article, html in latest:
             article.html = html.decode()
@@ -414,8 +412,16 @@ class SiteBuilder:
             newer = self._one(self._neighbour(key, before=False, category=article.category))
             older_key = self._neighbour(key, before=True, category=article.category)
             older = self._one(older_key) if older_key is not None and older_key >= window[0] else None
-            self._write(out, self.renderer.article_site_path(article),
-                        self.renderer.article(article, newer, older))
+            self._write_article(out, article, newer, older)
+
+    def _write_article(self, out: Output, article: Article, newer: Article | None,
+                       older: Article | None, html: bytes | None = None) -> None:
+        """An article's page, and its revisions page when it has changed."""
+        self._write(out, self.renderer.article_site_path(article),
+                    self.renderer.article(article, newer, older, html))
+        if article.key in self.renderer.revisions:
+            self._write(out, self.renderer.revisions_site_path(article),
+                        self.renderer.revisions_page(article, self.store.versions(article.id)))
 
     def _one(self, key: int | None) -> Article | None:
         if key is None:
@@ -546,6 +552,7 @@ class SiteBuilder:
             self._names = self.store.all_security_names()
             self.renderer.know_securities({secid: names[0] for secid, names in self._names.items()})
             self.renderer.know_important(self.store.important_keys())
+            self.renderer.know_revisions(self.store.revision_counts())
 
     def _stock_listing(self, out: Output, secid: str, window: tuple[int, int]) -> Listing:
         security = parse_secid(secid) or Security(0, secid)

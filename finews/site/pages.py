@@ -21,6 +21,7 @@ from markupsafe import Markup
 from finews import __version__
 from finews.config import Settings
 from finews.model import Article
+from finews.revisions import Version, diff_html, edits
 from finews.site.stories import StoryIndex
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class Renderer:
         self.stories = StoryIndex({})
         self.important: set[int] = set()
         self.watches: dict[int, list[str]] = {}
+        self.revisions: dict[int, int] = {}
 
     @cached_property
     def env(self) -> jinja2.Environment:
@@ -257,6 +259,33 @@ class Renderer:
         """The watches each article matches, by key: its page links to their pages."""
         self.watches = matched
 
+    def know_revisions(self, counts: dict[int, int]) -> None:
+        """How many times each changed article changed, by key: its page says so and
+        links to its revisions page."""
+        self.revisions = counts
+
+    def revisions_site_path(self, a: Article) -> str:
+        return self.article_site_path(a).removesuffix(".html") + ".revisions.html"
+
+    def _revised(self, a: Article) -> dict | None:
+        count = self.revisions.get(a.key)
+        if not count or a.last_changed is None:
+            return None
+        local = a.last_changed.astimezone(self.tz)
+        return {"count": count, "iso": local.isoformat(), "local": local,
+                "href": self.href(self.revisions_site_path(a))}
+
+    def revisions_page(self, a: Article, versions: list[Version]) -> bytes:
+        """Every change of an article, newest first, as character diffs of the title and
+        of the text a reader sees."""
+        shown = [{"number": e.number, "at": e.at.astimezone(self.tz), "title": Markup(diff_html(e.title)),
+                  "body": Markup(diff_html(e.body)) if e.body is not None else None,
+                  "inserted": e.inserted, "deleted": e.deleted} for e in edits(versions)]
+        first = versions[0].since.astimezone(self.tz)
+        return self._render("revisions.html", a=self.view(a), edits=shown, first=first,
+                            article_href=self.view(a).href,
+                            canonical=self.absolute(self.revisions_site_path(a)))
+
     def know_important(self, keys: set[int]) -> None:
         """The important articles, which lists mark red."""
         self.important = keys
@@ -308,6 +337,7 @@ class Renderer:
                      for name in self.watches.get(a.key, [])],
             newer=self.view(newer).href if newer else None,
             older=self.view(older).href if older else None,
+            revised=self._revised(a),
         )
         return page.replace(self._body_mark_bytes, html, 1) if splice else page
 

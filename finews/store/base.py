@@ -62,6 +62,7 @@ class Stored(NamedTuple):
     title: str
     source: str
     category: str
+    digest: str
 
 
 @dataclass

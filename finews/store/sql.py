@@ -12,16 +12,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
 from finews.clean import publishable_html
 from finews.errors import FinewsError
-from finews.fulltext import Query, matches, snippet
+from finews.fulltext import Query, headline_weight, snippet
 from finews.keys import sort_key
 from finews.model import Article, CategoryCount, UpsertResult
 from finews.parallel import chunks
+from finews.revisions import Version, pack, unpack
 from finews.stocks import Mention, NameMatcher, article_mentions, parse_secid
 from finews.store.base import (
+    RANKED_CANDIDATES,
     CategoryRegistry,
     Change,
     LogEntry,
@@ -30,6 +33,7 @@ from finews.store.base import (
     Stored,
     holder_is_dead,
     prefer_incoming,
+    relevance_score,
 )
 from finews.store.following import Following
 from finews.store.grouping import StoryGrouping
@@ -77,41 +81,47 @@ def _row_to_article(row: tuple) -> Article:
     )
 
 
-def _confirmed(row: tuple, query: Query, score: float = 0.0, with_snippet: bool = True) -> SearchHit | None:
-    """The hit, if the article really contains the query: a term with punctuation inside
-    it ("3.5%") matches any punctuation in the index, so those hits are checked."""
-    article = _row_to_article(row)
-    if not query.exact and not matches(article.title, article.html, query):
-        return None
-    return SearchHit(article, snippet(article.html, query) if with_snippet else "", score)
 
 
 _IMPORTANT = "{} IN (SELECT key FROM article_importance WHERE level >= 1)"
 
 
-def search_filters(
-    category: str | None, tag: str | None, keys: tuple[int, int] | None, key: str = "a.key",
-    stock: str | None = None, important: bool = False,
-) -> tuple[list[str], list]:
-    """Conditions that narrow a search, over the articles aliased ``a``; ``key`` names the
-    column to bound by key (SQLite bounds its index's rowid, which FTS5 seeks to)."""
-    clauses: list[str] = []
-    params: list = []
-    if category is not None:
-        clauses.append("a.category = ?")
-        params.append(category)
-    if tag is not None:
-        clauses.append("a.key IN (SELECT key FROM article_tags WHERE tag = ?)")
-        params.append(tag)
-    if keys is not None:
-        clauses.append(f"{key} BETWEEN ? AND ?")
-        params += list(keys)
-    if stock is not None:
-        clauses.append("a.key IN (SELECT key FROM article_securities WHERE secid = ?)")
-        params.append(stock)
-    if important:
-        clauses.append(_IMPORTANT.format("a.key"))
-    return clauses, params
+class SearchFilters(NamedTuple):
+    """What narrows a search: an outlet's category, a tag, a range of sort keys (dates),
+    a security, important articles only."""
+
+    category: str | None = None
+    tag: str | None = None
+    keys: tuple[int, int] | None = None
+    stock: str | None = None
+    important: bool = False
+
+    def sql(self, key: str = "a.key", article_key: str = "a.key") -> tuple[list[str], list]:
+        """Conditions over the articles aliased ``a``; ``key`` names the column to bound
+        by key (SQLite bounds its index's rowid, which FTS5 seeks to), ``article_key``
+        the one the other tables are joined on."""
+        clauses: list[str] = []
+        params: list = []
+        if self.category is not None:
+            clauses.append("a.category = ?")
+            params.append(self.category)
+        if self.tag is not None:
+            clauses.append(f"{article_key} IN (SELECT key FROM article_tags WHERE tag = ?)")
+            params.append(self.tag)
+        if self.keys is not None:
+            clauses.append(f"{key} BETWEEN ? AND ?")
+            params += list(self.keys)
+        if self.stock is not None:
+            clauses.append(f"{article_key} IN (SELECT key FROM article_securities WHERE secid = ?)")
+            params.append(self.stock)
+        if self.important:
+            clauses.append(_IMPORTANT.format(article_key))
+        return clauses, params
+
+    @property
+    def needs_articles(self) -> bool:
+        """Whether a condition reads the articles table itself."""
+        return self.category is not None
 
 
 def _linked_names(article: Article, mentions: list[Mention]) -> list[tuple[str, str, int]]:
@@ -166,6 +176,14 @@ def _stored_fields(article: Article) -> tuple:
     )
 
 
+
+REVISIONS_MIGRATION = """
+    ALTER TABLE changes ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE changes ADD COLUMN title TEXT NOT NULL DEFAULT '';
+    ALTER TABLE changes ADD COLUMN body {blob}
+"""
+"""A change keeps the version it replaced (finews.revisions): its number, its title and
+its body packed against the newer one. Changes recorded before have number 0 and no body."""
 
 STATE_TABLES = ("categories", "category_aliases", "changes", "source_health", "http_validators",
                 "securities", "security_names", "article_securities", "mention_names",
@@ -261,11 +279,30 @@ class Store(StoryGrouping, Following, ABC):
     def _index(self, rows: list[tuple[int, Article]]) -> None:
         """Add articles (by key) to the search index, in the current transaction."""
 
+    def _prepare(self, article: Article) -> None:
+        """Compute what the search index will hold of an article before the write
+        transaction, so that other writers wait for the insert only."""
+
+    search_ready = True
+    """False while the search index is incomplete (an archive from before it): search
+    then reads every article's text, and build_search_index completes it."""
+
+    def search_backlog(self) -> int:
+        """How many articles the search index still lacks."""
+        return 0
+
+    def defer_search_index(self) -> None:
+        """Before a bulk copy into an empty archive: the search index's own indexes are
+        built once at the end, by build_search_index, instead of row by row."""
+
+    def build_search_index(self, on_batch: Callable[[int], None] = lambda n: None) -> None:
+        """Index the articles the search index lacks; ``on_batch`` hears how many each
+        batch added. Resumable: an interrupted build goes on where it stopped."""
+
     @abstractmethod
     def _unindex(self, key: int) -> None:
         """Remove an article from the search index, before its row is deleted."""
 
-    @abstractmethod
     def search(
         self,
         query: Query,
@@ -282,6 +319,45 @@ class Store(StoryGrouping, Following, ABC):
         """Articles that contain every term of the query, newest first (or ranked by
         relevance and recency); ``limit=None`` returns every match. Without snippets,
         hits come back several times faster (for counting and analysis)."""
+        narrowed = SearchFilters(category, tag, keys, stock, important)
+        if ranked:
+            return self._ranked(query, narrowed, limit)
+        found = islice(self._matching(query, narrowed, full=snippets, expected=limit or 64), limit)
+        return [SearchHit(a, snippet(a.html, query) if snippets else "", 0.0) for a in found]
+
+    def _ranked(self, query: Query, narrowed: SearchFilters, limit: int | None) -> list[SearchHit]:
+        """One rule on every backend: the candidates are the newest RANKED_CANDIDATES
+        articles whose headline holds the query and the newest RANKED_CANDIDATES matches
+        of any kind; each scores its headline weight (fulltext.headline_weight, 0 for a
+        match in the body only), halved for every RECENCY_HALF_LIFE_DAYS of age (so those
+        in the body only rank newest first, and only the newest ``limit`` are read). Scoring
+        bodies would first count a phrase's matches in the whole archive (seconds for a
+        common word), so the body counts only as a match."""
+        weights: dict[int, float] = {}
+        titled = self._matching(query, narrowed, headline=True, full=False, expected=RANKED_CANDIDATES)
+        for article in islice(titled, RANKED_CANDIDATES):
+            weights[article.key] = headline_weight(article.title, query)
+        others = 0
+        matched = self._matching(query, narrowed, full=False, expected=limit or RANKED_CANDIDATES)
+        for article in islice(matched, RANKED_CANDIDATES):
+            if article.key not in weights:
+                weights[article.key] = headline_weight(article.title, query)
+                others += 1
+                if others == limit:
+                    break  # only the newest `limit` of them can rank: they all weigh 0
+        now = time.time()
+        order = sorted(((relevance_score(w, key, now), key) for key, w in weights.items()),
+                       reverse=True)[:limit]
+        articles = self.by_keys([key for _, key in order], text=True)
+        return [SearchHit(articles[key], snippet(articles[key].html, query), score)
+                for score, key in order]
+
+    @abstractmethod
+    def _matching(self, query: Query, narrowed: SearchFilters, *, headline: bool = False,
+                  full: bool = True, expected: int = 20) -> Iterator[Article]:
+        """Every article that matches the query (``headline``: whose headline holds it),
+        newest first, confirmed, lazily; ``full``: with body and HTML; ``expected``: how
+        many the caller will probably take, so the first read is about that size."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -323,6 +399,10 @@ class Store(StoryGrouping, Following, ABC):
     def _upsert(self, batch: list[Article], rolling: Iterable[str]) -> UpsertResult:
         rolling = set(rolling)
         result = UpsertResult()
+        for article in batch:
+            article.html = article.html or publishable_html(article.body, article.url)
+            _ = article.content_hash
+            self._prepare(article)
         now = int(time.time())
         with self.transaction():
             registry = CategoryRegistry(
@@ -515,9 +595,13 @@ class Store(StoryGrouping, Following, ABC):
         new = self._insert(article, row.first_seen, now if changed else row.last_changed, source)
         self._move_outbox(row.key, new.key)
         if changed:
+            (number,) = self._x("SELECT COUNT(*) + 1 FROM changes WHERE article_id = ?",
+                                (article.id,)).fetchone()
             self._x(
-                "INSERT INTO changes VALUES (?, ?, ?, ?)",
-                (article.id, row.content_hash, row.last_changed, now),
+                "INSERT INTO changes (article_id, previous_hash, previous_changed, changed_at, "
+                "number, title, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (article.id, row.content_hash, row.last_changed, now, number, row.fields[1],
+                 pack(row.fields[8], article.body)),
             )
         return new
 
@@ -698,12 +782,13 @@ class Store(StoryGrouping, Following, ABC):
     def _articles(self, sql: str, params: tuple = ()) -> list[Article]:
         return [_row_to_article(row) for row in self._x(sql, params)]
 
-    def by_keys(self, keys: list[int]) -> dict[int, Article]:
-        """Articles without their text, by key (keys not stored are left out)."""
+    def by_keys(self, keys: list[int], *, text: bool = False) -> dict[int, Article]:
+        """Articles by key (keys not stored are left out); ``text``: with body and HTML."""
+        columns = _FULL if text else _SUMMARY
         found: dict[int, Article] = {}
         for chunk in chunks(keys, 500):
             found.update((a.key, a) for a in self._articles(
-                f"SELECT {_SUMMARY} FROM articles WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+                f"SELECT {columns} FROM articles WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk)))
         return found
 
     def get(self, article_id: str) -> Article | None:
@@ -767,9 +852,35 @@ class Store(StoryGrouping, Following, ABC):
         return [
             Change(aid, h, _dt(prev), _dt(at))
             for aid, h, prev, at in self._x(
-                "SELECT * FROM changes WHERE article_id=? ORDER BY changed_at", (article_id,)
+                "SELECT article_id, previous_hash, previous_changed, changed_at FROM changes "
+                "WHERE article_id=? ORDER BY number, changed_at", (article_id,)
             )
         ]
+
+    def versions(self, article_id: str) -> list[Version]:
+        """Every version of an article, oldest first, the current one last; [] for an id
+        not stored. Bodies are unpacked newest first, each from the one after it."""
+        current = self.get(article_id)
+        if current is None:
+            return []
+        rows = self._x(
+            "SELECT previous_changed, changed_at, title, body FROM changes WHERE article_id = ? "
+            "ORDER BY number DESC, changed_at DESC", (article_id,)).fetchall()
+        count = len(rows) + 1
+        assert current.last_changed is not None
+        versions = [Version(count, current.title, current.body, current.last_changed, None)]
+        newer: str | None = current.body
+        for since, replaced, title, packed in rows:
+            body = unpack(packed, newer) if packed is not None and newer is not None else None
+            versions.append(Version(count - len(versions), title, body, _dt(since), _dt(replaced)))
+            newer = body
+        return versions[::-1]
+
+    def revision_counts(self) -> dict[int, int]:
+        """How many times each changed article changed, by key."""
+        return dict(self._x(
+            "SELECT a.key, COUNT(*) FROM changes c JOIN articles a ON a.id = c.article_id "
+            "GROUP BY a.key"))
 
     def known(self, ids: Iterable[str]) -> dict[str, Stored]:
         """The archived copies of the given ids, by id."""
@@ -779,7 +890,7 @@ class Store(StoryGrouping, Following, ABC):
             chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for aid, *fields in self._x(
-                f"SELECT id, code, title, source, category FROM articles WHERE id IN ({marks})",
+                f"SELECT id, code, title, source, category, digest FROM articles WHERE id IN ({marks})",
                 chunk,
             ):
                 found[aid] = Stored(*fields)

@@ -5,27 +5,26 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from finews.clean import publishable_html
 from finews.errors import FinewsError
-from finews.fulltext import INDEX_VERSION, Query, Tokens, text_tokens
+from finews.fulltext import INDEX_VERSION, Query, Tokens, matches, normalize, text_tokens
 from finews.model import Article
-from finews.store.base import RANKED_CANDIDATES, SearchHit, relevance_score
 from finews.store.following import FOLLOW_MIGRATION
 from finews.store.grouping import STORY_BANDS_MIGRATION, STORY_MIGRATION
 from finews.store.sql import (
-    _FULL,
     _FULL_A,
     _SUMMARY_A,
     CHECKPOINT_MIGRATION,
+    REVISIONS_MIGRATION,
     SITE_STOCKS_MIGRATION,
     STOCKS_MIGRATION,
+    SearchFilters,
     Store,
-    _confirmed,
     _html_column,
-    search_filters,
+    _row_to_article,
 )
 from finews.store.url import ArchiveURL
 
@@ -168,9 +167,11 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         EXISTS (SELECT 1 FROM article_importance i WHERE i.key = a.key) AS important
     FROM articles a
     """,
+    REVISIONS_MIGRATION.format(blob="BLOB"),
 ]
-"""The last step is ``news``, the read-only view an analyst opens in datasette or sqlite3:
-time as ISO text in Beijing time, outlet, title, URL, digest, securities, importance."""
+"""The step before the last is ``news``, the read-only view an analyst opens in datasette or
+sqlite3: time as ISO text in Beijing time, outlet, title, URL, digest, securities,
+importance. The last keeps earlier versions with each change (finews.revisions)."""
 
 TOKENS_VERSION = f"{INDEX_VERSION}-pairs"
 """The version of the searchable text and of the tokens made of it: the index is rebuilt
@@ -222,14 +223,9 @@ def _body_match(query: Query, excluding: bool = True) -> tuple[str, str, tuple[s
     return "search_chars s", "search_chars MATCH ?", (chars or "",)
 
 
-def _search_filters(
-    category: str | None, tag: str | None, keys: tuple[int, int] | None, stock: str | None = None,
-    important: bool = False,
-) -> tuple[str, tuple]:
-    """Further conditions on the articles a (and the index row s), each led by AND."""
-    clauses, params = search_filters(category, tag, keys, key="s.rowid", stock=stock,
-                                     important=important)
-    return "".join(f" AND {clause}" for clause in clauses), tuple(params)
+def _title_match(query: Query) -> tuple[str, str, tuple[str, ...]]:
+    """Like _body_match, over the titles' characters (with positions)."""
+    return "search_titles s", "search_titles MATCH ?", (query.title_expression(),)
 
 
 def _writable(path: Path) -> bool:
@@ -351,6 +347,9 @@ class SQLiteStore(Store):
         self.db.executemany(sql, rows)
         return self.db.total_changes - before
 
+    def _prepare(self, article: Article) -> None:
+        _ = article.search_tokens
+
     def _index(self, rows: list[tuple[int, Article]]) -> None:
         _add_to_index(self.db, [(key, a.search_tokens) for key, a in rows])
 
@@ -382,28 +381,20 @@ class SQLiteStore(Store):
 
     # -- search ----------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: Query,
-        *,
-        category: str | None = None,
-        tag: str | None = None,
-        keys: tuple[int, int] | None = None,
-        limit: int | None = 20,
-        ranked: bool = False,
-        snippets: bool = True,
-        stock: str | None = None,
-        important: bool = False,
-    ) -> list[SearchHit]:
-        filters, params = _search_filters(category, tag, keys, stock, important)
-        if ranked:
-            return self._ranked(query, filters, params, limit)
-        source, match, match_params = _body_match(query, excluding=keys is None)
-        hits: list[SearchHit] = []
+    def _matching(self, query: Query, narrowed: SearchFilters, *, headline: bool = False,
+                  full: bool = True, expected: int = 20) -> Iterator[Article]:
+        """Reads the index newest first in growing steps, joined to the articles: a
+        headline search reads the titles' index. Hits the index cannot tell exactly (see
+        Query.exact) are confirmed on the article's text."""
+        clauses, params = narrowed.sql(key="s.rowid")
+        filters = "".join(f" AND {clause}" for clause in clauses)
+        source, match, match_params = _title_match(query) if headline else \
+            _body_match(query, excluding=narrowed.keys is None)
+        confirm = not query.exact
+        columns = _FULL_A if full or confirm else _SUMMARY_A
         upper = None
-        columns = _FULL_A if snippets or not query.exact else _SUMMARY_A
-        step = 64 if limit is None else max(limit + limit // 4, 8)
-        while limit is None or len(hits) < limit:
+        step = max(expected + expected // 4, 8)
+        while True:
             bound = " AND s.rowid < ?" if upper is not None else ""
             rows = self.db.execute(
                 f"SELECT {columns} FROM {source} JOIN articles a ON a.key = s.rowid "
@@ -411,60 +402,16 @@ class SQLiteStore(Store):
                 (*match_params, *params, *((upper,) if upper is not None else ()), step),
             ).fetchall()
             for row in rows:
-                hit = _confirmed(row, query, with_snippet=snippets)
-                if hit is not None:
-                    hits.append(hit)
-                    if limit is not None and len(hits) == limit:
-                        break
+                article = _row_to_article(row)
+                if confirm and not matches(article.title, article.html, query):
+                    continue
+                if headline and not query.matches(normalize(article.title)):
+                    continue
+                yield article
             if len(rows) < step:
-                break
+                return
             upper = rows[-1][0]
             step = min(step * 4, 4096)
-        return hits
-
-    def _ranked(self, query: Query, filters: str, params: tuple, limit: int | None) -> list[SearchHit]:
-        """Headline matches first, best (bm25 of the title, halved every 90 days of age)
-        first; then the other matches, newest first. bm25 over the bodies would need a
-        scan of every match of a phrase, seconds for a common word, so the body counts
-        only as a match. Candidates: the newest RANKED_CANDIDATES of each kind."""
-        now = time.time()
-        titled = self.db.execute(
-            f"SELECT s.rowid, bm25(search_titles) FROM search_titles s "
-            f"JOIN articles a ON a.key = s.rowid WHERE search_titles MATCH ?{filters} "
-            "ORDER BY s.rowid DESC LIMIT ?",
-            (query.title_expression(), *params, RANKED_CANDIDATES),
-        ).fetchall()
-        order = sorted(
-            ((relevance_score(1.0 - bm25, key, now), key) for key, bm25 in titled), reverse=True
-        )
-        seen = {key for key, _ in titled}
-        source, match, match_params = _body_match(query)
-        order += [
-            (relevance_score(0.0, key, now), key)
-            for (key,) in self.db.execute(
-                f"SELECT s.rowid FROM {source} JOIN articles a ON a.key = s.rowid "
-                f"WHERE {match}{filters} ORDER BY s.rowid DESC LIMIT ?",
-                (*match_params, *params, RANKED_CANDIDATES),
-            )
-            if key not in seen
-        ]
-        hits: list[SearchHit] = []
-        for start in range(0, len(order), 32):
-            chunk = order[start : start + 32]
-            rows = {
-                row[0]: row
-                for row in self.db.execute(
-                    f"SELECT {_FULL} FROM articles WHERE key IN ({','.join('?' * len(chunk))})",
-                    [key for _, key in chunk],
-                )
-            }
-            for score, key in chunk:
-                hit = _confirmed(rows[key], query, score)
-                if hit is not None:
-                    hits.append(hit)
-                    if limit is not None and len(hits) == limit:
-                        return hits
-        return hits
 
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]

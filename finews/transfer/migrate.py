@@ -3,7 +3,9 @@
 Articles are copied in sort-key order, one transaction per batch, keeping their keys,
 times, aliases and content hashes; an interrupted copy resumes after the highest key the
 target holds. Categories, aliases, recorded changes and source health follow, and the end
-compares every (key, id, content hash) of both archives.
+compares every (key, id, content hash) of both archives. Into an empty archive, the search
+index's own indexes are built once, at the end, so the target is ready to search when the
+copy is verified.
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ def migrate(
     *,
     batch_size: int = 1000,
     on_batch: Callable[[int], None] | None = None,
+    on_index: Callable[[], None] | None = None,
 ) -> MigrateReport:
+    """``on_index`` hears when the copy is done and the target's search index is being
+    built (PostgreSQL: its GIN indexes, about a minute per 100,000 articles)."""
     report = MigrateReport(articles=source.count(), resumed_after=target.last_key())
+    if report.resumed_after < 0:
+        target.defer_search_index()
     batch: list[Article] = []
     for article in source.iter_articles(batch_size, after=report.resumed_after):
         batch.append(article)
@@ -41,6 +48,10 @@ def migrate(
     if batch:
         _copy(source, target, batch, report, on_batch)
     target.load_state(source.dump_state())
+    if not target.search_ready:
+        if on_index:
+            on_index()
+        target.build_search_index()
     verify(source, target)
     return report
 

@@ -46,6 +46,23 @@ def fill(store, n: int = 30, start: int = 0) -> None:
     ])
 
 
+REVISED = 7
+"""The generated article that ``revise`` changes three times."""
+
+
+def revise(store) -> None:
+    """Change one generated article three times, as an outlet's desk edits a story."""
+    base = datetime(2025, 3, 10, 9, 0, tzinfo=BEIJING)
+    for edit, (title, body) in enumerate([
+        ("第7条 芯片新闻（更新）", "<p>第7条正文，关于芯片与降息。据悉，规模约50亿元。</p>"),
+        ("第7条 芯片新闻（更新）", "<p>第7条正文，关于芯片与降息。据悉，规模约80亿元。</p>"),
+        ("第7条 芯片新闻（二次更新）", "<p>第7条正文，关于芯片。据悉，规模约80亿元，下周公布细则。</p>"),
+    ]):
+        store.upsert([make_article(REVISED, outlet="上海证券报", tags=["上海证券报新闻", "芯片"],
+                                   published=base + timedelta(hours=7 * REVISED), title=title,
+                                   body=body, digest=f"第{edit + 1}版")])
+
+
 def site_files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
             if p.is_file() and ".finews" not in p.parts and "pagefind" not in p.parts}

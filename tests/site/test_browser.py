@@ -9,7 +9,7 @@ import pytest
 
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
-from tests.site.conftest import fill, sample_settings, static_site
+from tests.site.conftest import REVISED, fill, revise, sample_settings, static_site
 from tests.stories_eval import labelled_articles
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,6 +23,7 @@ def served_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     store = open_store(str(root / "archive.db"))
     fill(store)
+    revise(store)
     articles, truth = labelled_articles()
     store.upsert([a for a in articles if truth[a.code] == "t1-0"])  # one story, several outlets
     settings = sample_settings(root)
@@ -122,6 +123,27 @@ def test_a_story_is_one_item_with_its_badge_and_its_page_links_every_copy(browse
     page.click("ol.items li > a >> nth=0")
     box = page.locator("aside.story-box")
     assert box.is_visible() and box.locator("li").count() == copies - 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_changed_article_links_its_revisions_and_each_diff_is_marked(browser, served_site, width):
+    from tests.conftest import make_article
+
+    page, errors = _page_reporting_errors(browser, width)
+    page.goto(served_site + "/category/shanghaizhengquanbao.html")
+    page.click(f"a[href$='{make_article(REVISED).code}.html']")
+    revised = page.locator(".byline .revised")
+    assert "修改 3 次" in revised.inner_text() and "更新于" in revised.inner_text()
+    revised.locator("a").click()
+    assert page.locator("section.revision").count() == 3
+    newest = page.locator("section.revision >> nth=0")
+    assert newest.locator("del").first.inner_text() == "与降息"
+    assert "下周公布细则" in newest.locator("ins").last.inner_text()
+    struck = newest.locator("del").first.evaluate("e => getComputedStyle(e).textDecorationLine")
+    assert struck == "line-through"
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
     assert errors == []
     page.close()

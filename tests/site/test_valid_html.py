@@ -1,6 +1,6 @@
 """Every kind of page passes the Nu HTML Checker (vnu-jar from npm, run with Java) with no
 error: home, 7×24, important and watch pages, outlets, tags, days, articles (the real
-sample posts and hostile bodies), stocks, stories, search, 404.
+sample posts and hostile bodies), revisions, stocks, stories, search, 404.
 
 The checker is found at FINEWS_VNU_JAR, else in .vnu/ (`.ci/run` puts it there with
 `npm install --prefix .vnu vnu-jar`); without it or Java the test is skipped."""
@@ -18,7 +18,7 @@ import pytest
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
 from tests.conftest import settings_for
-from tests.site.conftest import fill
+from tests.site.conftest import fill, revise
 from tests.stories_eval import labelled_articles
 
 VNU = Path(os.environ.get("FINEWS_VNU_JAR") or
@@ -50,6 +50,7 @@ def test_every_kind_of_page_is_valid_html(tmp_path):
                             '[[watch]]\nname = "chips"\nquery = "芯片 OR 降息"\n', tmp_path)
     store = open_store(str(tmp_path / "a.db"), follow=settings.follow)
     fill(store)
+    revise(store)
     articles, truth = labelled_articles()
     store.upsert([a for a in articles if truth[a.code] in ("t1-0", "t2-0")])
     SiteBuilder(store, settings, BuildOptions(out=tmp_path / "site", search=True)).build()
@@ -57,6 +58,7 @@ def test_every_kind_of_page_is_valid_html(tmp_path):
     pages = sorted(str(p) for p in (tmp_path / "site").rglob("*.html") if ".finews" not in p.parts
                    and "pagefind" not in p.parts)
     kinds = {p.split("/site/", 1)[1].split("/", 1)[0] for p in pages}
+    assert any(p.endswith(".revisions.html") for p in pages)
     assert {"index.html", "live.html", "important.html", "watch", "category", "tag", "archive",
             "stock", "story", "search.html", "404.html", "nanfangdushibao"} <= kinds
     problems = _errors(pages)
