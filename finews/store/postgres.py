@@ -4,13 +4,14 @@ Writers take a transaction-level advisory lock, so upserts from several processe
 applied one batch at a time and an article can never be stored twice.
 
 Search uses the tokens SQLite indexes (fulltext.gram_codes: every character pair and every
-character, as int4), one row per article in ``search_grams`` with GIN indexes over the
-title's codes and over all of them; each article's normalised text in ``search_text``
-confirms a candidate with ``LIKE``, so every hit holds the query. The query shape is what
-makes it fast: the candidates are read in a materialised CTE (a bitmap scan of the GIN
-index), newest first, then confirmed by key; the planner's own plans for ``@>`` walked the
-primary key and decoded every row's array (1.5 s). pg_trgm gave no speed-up at all (2-3 s
-for three or four characters, a 442 MB index) and cannot help terms of one or two.
+character, as int4, without positions), one row per article in ``search_grams`` and in
+``search_title_grams``, each with a GIN index; each article's normalised text in
+``search_text`` confirms a candidate with ``LIKE``, so every hit holds the query. The
+query shape is what makes it fast (``_matching``): the newest rows first while they are
+dense in candidates, then the GIN index read once in a materialised CTE; the planner's
+own plans for ``@>`` walked the primary key and decoded every row's array (1.5 s). pg_trgm
+gave no speed-up at all (2-3 s for three or four characters, a 442 MB index) and cannot
+help terms of one or two.
 
 An archive from before the index is indexed by ``build_search_index`` (resumable, one
 transaction per batch; the CLI runs it with a progress bar when it opens the archive);
@@ -258,8 +259,7 @@ class PostgresStore(Store):
     def _migrate(self) -> None:
         with self.transaction():
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
+            version = int(self._meta("schema_version") or 0)
             if version > len(MIGRATIONS):
                 raise FinewsError(
                     f"archive {self.archive.redacted} has schema version {version}, newer than "
@@ -270,17 +270,14 @@ class PostgresStore(Store):
                     if statement.strip():
                         self.conn.execute(statement)
                 self._set_meta("schema_version", str(number))
-            row = self.conn.execute("SELECT value FROM meta WHERE key='search_version'").fetchone()
-            if row is None or row[0] != INDEX_VERSION:
+            if self._meta("search_version") != INDEX_VERSION:
                 self._reindex()
             self.search_ready = self._meta("search_grams") == "ready"
-            empty = self.conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
-            if not self.search_ready and empty:
+            if not self.search_ready and self._empty():
                 self._finish_grams()
 
-    def _meta(self, key: str) -> str | None:
-        row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    def _empty(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
 
     def _set_meta(self, key: str, value: str) -> None:
         self._x("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
@@ -337,7 +334,7 @@ class PostgresStore(Store):
     def defer_search_index(self) -> None:
         """The GIN indexes go until build_search_index: grown row by row they made a copy
         of 100,000 articles take 380 s, built at the end 53 s more than a copy without."""
-        if self.conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is not None:
+        if not self._empty():
             return
         with self.transaction():
             for table in GRAM_TABLES:
@@ -353,7 +350,7 @@ class PostgresStore(Store):
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+        return int(self._meta("schema_version") or 0)
 
     # -- search ----------------------------------------------------------------------------
 
@@ -380,8 +377,7 @@ class PostgresStore(Store):
         if narrowed.keys is not None:
             inner.append("key >= ?")
             inner_params.append(narrowed.keys[0])
-        outer, outer_params = narrowed._replace(keys=None).sql(article_key="c.key")
-        join = " JOIN articles a ON a.key = c.key" if narrowed.needs_articles else ""
+        outer, outer_params, join = _narrowing(narrowed, "c")
         fetch = CANDIDATES if self.search_ready else step
         wanted = step
         while True:
@@ -412,8 +408,7 @@ class PostgresStore(Store):
         table = "search_title_grams" if headline else "search_grams"
         low, high = narrowed.keys or (-(1 << 63), (1 << 63) - 1)
         holds, params = _holding(query, "r.codes")
-        outer, outer_params = narrowed._replace(keys=None).sql(article_key="r.key")
-        join = " JOIN articles a ON a.key = r.key" if narrowed.needs_articles else ""
+        outer, outer_params, join = _narrowing(narrowed, "r")
         window, probed, found = step, 0, 0
         upper = high + 1 if high < (1 << 63) - 1 else None
         while True:
@@ -490,6 +485,14 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _narrowing(narrowed: SearchFilters, alias: str) -> tuple[list[str], list, str]:
+    """(conditions, parameters, join) of every filter but the key range, over candidate
+    rows aliased ``alias``: the range bounds the candidates themselves."""
+    outer, params = narrowed._replace(keys=None).sql(article_key=f"{alias}.key")
+    join = f" JOIN articles a ON a.key = {alias}.key" if narrowed.needs_articles else ""
+    return outer, params, join
 
 
 def _holding(query: Query, column: str) -> tuple[str, list[str]]:

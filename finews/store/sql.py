@@ -81,8 +81,6 @@ def _row_to_article(row: tuple) -> Article:
     )
 
 
-
-
 _IMPORTANT = "{} IN (SELECT key FROM article_importance WHERE level >= 1)"
 
 
@@ -279,6 +277,10 @@ class Store(StoryGrouping, Following, ABC):
     def _index(self, rows: list[tuple[int, Article]]) -> None:
         """Add articles (by key) to the search index, in the current transaction."""
 
+    def _meta(self, key: str) -> str | None:
+        row = self._x("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def _prepare(self, article: Article) -> None:
         """Compute what the search index will hold of an article before the write
         transaction, so that other writers wait for the insert only."""
@@ -399,7 +401,7 @@ class Store(StoryGrouping, Following, ABC):
     def _upsert(self, batch: list[Article], rolling: Iterable[str]) -> UpsertResult:
         rolling = set(rolling)
         result = UpsertResult()
-        for article in batch:
+        for article in batch:  # before the transaction: other writers wait for the inserts only
             article.html = article.html or publishable_html(article.body, article.url)
             _ = article.content_hash
             self._prepare(article)
@@ -451,7 +453,6 @@ class Store(StoryGrouping, Following, ABC):
             fields = _stored_fields(a)
             key = sort_key(a.published, a.id)
             first_seen = _ts(a.first_seen) if a.first_seen else now
-            a.html = a.html or publishable_html(a.body, a.url)
             html = _html_column(a.body, a.html)
             rows.append((key, a.id, *fields, a.content_hash, first_seen, now, a.source, html))
             token_rows.append((key, a))
@@ -551,7 +552,6 @@ class Store(StoryGrouping, Following, ABC):
     ) -> _Row:
         fields = _stored_fields(article)
         digest = article.content_hash
-        article.html = article.html or publishable_html(article.body, article.url)
         html = _html_column(article.body, article.html)
         source = source if source is not None else article.source
         for attempt in range(1 << 10):

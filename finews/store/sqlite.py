@@ -296,10 +296,6 @@ class SQLiteStore(Store):
         if self._meta("search_version") != TOKENS_VERSION:
             self._in_write_transaction(self._reindex_if_stale)
 
-    def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
-
     def _in_write_transaction(self, work) -> None:
         with self.transaction():
             work()
