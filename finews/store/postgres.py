@@ -365,7 +365,7 @@ class PostgresStore(Store):
         article is a candidate."""
         table = "search_title_grams" if headline else "search_grams"
         step = max(expected + expected // 4, 8)
-        upper = narrowed.keys[1] if narrowed.keys else None
+        upper = narrowed.keys[1] + 1 if narrowed.keys else None  # the bound below is strict
         if self.search_ready:
             upper = yield from self._probed(query, narrowed, headline, full, step)
             if upper is None:
