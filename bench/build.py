@@ -6,8 +6,8 @@ Generates an archive of N articles (about 60 outlets over two years), then print
 N: full build seconds, pages per second, peak memory (the builder; and the largest worker
 process, an upper bound since Linux counts what a worker shared with the builder when it
 started) and the seconds to rebuild after 10 new articles arrive (the median of five
-rounds). Pages and feeds only unless --search is given, which also times the Pagefind
-index (one shard per month).
+rounds). Pages and feeds only unless --search is given, which also times the static
+search index (its size is the folder /search/; bench/site_search.py measures its queries).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main(sizes: list[int], search: bool) -> None:
             line = (f"{n:>7} {seconds:>7.2f} {pages / seconds:>8,.0f} {own:>8.0f} "
                     f"{children:>10.0f} {again:>6.2f}")
             if search:
-                size = sum(p.stat().st_size for p in (out / "pagefind").rglob("*") if p.is_file())
+                size = sum(p.stat().st_size for p in (out / "search").rglob("*") if p.is_file())
                 line += f" {search_seconds:>9.1f} {size / 1e6:>9.1f}"
             print(line, flush=True)
     finally:

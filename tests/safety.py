@@ -29,7 +29,7 @@ def active_content(markup: str | bytes, *, page: bool = False, allow: tuple[str,
         tag = element.tag.lower()
         if tag == "script":
             src = element.get("src", "")
-            if not (page and src.startswith(("/static/", "/pagefind/")) and not (element.text or "").strip()):
+            if not (page and src.startswith("/static/") and not (element.text or "").strip()):
                 found.append(f"<script src={src!r}>")
         if tag in FORBIDDEN_ELEMENTS and tag not in allow:
             found.append(f"<{tag}>")

@@ -1,5 +1,5 @@
 """A fresh install must reach every module the code imports, including those it imports
-only inside functions (trafilatura, psycopg, pagefind, uvicorn): a missing dependency fails
+only inside functions (trafilatura, psycopg, uvicorn): a missing dependency fails
 here, in CI, instead of on a user's first feed with full text."""
 
 from __future__ import annotations

@@ -147,9 +147,9 @@ def _inside(root: Path, path: str) -> bool:
 
 
 def _cache_control(relative: str) -> bytes:
-    """Pages change when news arrives: revalidate them (cheap, with the ETag). Search
-    fragments are named by their content, so they never change."""
-    if relative.startswith("pagefind/") and not relative.endswith((".js", ".json", ".css")):
+    """Pages change when news arrives: revalidate them (cheap, with the ETag). The search
+    index's files are named by their content, so they never change (its manifest does)."""
+    if relative.startswith("search/") and relative.endswith(".bin"):
         return b"public, max-age=31536000, immutable"
     if relative.endswith((".html", ".xml", ".txt", ".json")):
         return b"no-cache"

@@ -5,8 +5,8 @@ manifest with the hash of its bytes; an unchanged file is not rewritten. The man
 the last change-log position the site reflects, so a rebuild renders only what the changes
 since then touch: the changed articles and their neighbours, the pages of their outlets,
 tags and days from the first changed position on, the home page, feeds, sitemaps and the
-search shards of their months. A build that is killed leaves a working site and redoes its
-work next time.
+search index's parts that hold them (finews/site/search.py). A build that is killed
+leaves a working site and redoes its work next time.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from finews.site.pages import (
     tag_path,
     updated_at,
 )
+from finews.site.search import ROOT as SEARCH_ROOT
+from finews.site.search import SearchReport, update_index
 from finews.site.sitemaps import Sitemaps
 from finews.site.stories import STORY_DIRECTORY, StoryIndex, same_day, story_path
 from finews.stocks import Security, parse_secid
@@ -86,12 +88,13 @@ class BuildReport:
     pages: int = 0
     seconds: float = 0.0
     search_seconds: float = 0.0
-    shards: list[str] = field(default_factory=list)
+    search: SearchReport | None = None
 
     def summary(self) -> str:
         kind = "full build" if self.full else "incremental build"
-        search = f", {len(self.shards)} search shards in {self.search_seconds:.2f}s" if (
-            self.shards) else ""
+        found = self.search
+        search = (f", search index: {found.rebuilt} of {found.parts} parts rebuilt in "
+                  f"{self.search_seconds:.2f}s" if found and found.rebuilt else "")
         return (f"{kind}: {self.pages} pages rendered, {self.written} written, "
                 f"{self.unchanged} unchanged, {self.removed} removed in {self.seconds:.2f}s{search}")
 
@@ -160,15 +163,17 @@ class SiteBuilder:
             self._logged: list[LogEntry] = []
             self._follow_state = out.state("follow") or ""
             if full:
-                months = self._full(out, window)
+                self._full(out, window)
+                changed = None
             else:
                 previous_low = int(out.state("window") or ALL_KEYS[0])
-                months = self._incremental(out, int(last), previous_low, window)
+                self._incremental(out, int(last), previous_low, window)
+                changed = {entry.key for entry in self._logged if entry.action != "alias"}
             if self.options.search:
-                from finews.site.search import build_shards
-
                 search_started = time.perf_counter()
-                report.shards = build_shards(out, sorted(months), all_months=self.sitemaps.months(window))
+                outlets = [(c.slug, c.outlet or c.slug) for c in self._category_counts()]
+                report.search = update_index(self.store, out, self.tz, window, None if full else changed,
+                                             outlets=outlets, workers=self.options.workers)
                 report.search_seconds = time.perf_counter() - search_started
             out.commit({"seq": str(position), "fingerprint": fingerprint, "window": str(window[0]),
                         "follow": self._follow_state})
@@ -199,7 +204,7 @@ class SiteBuilder:
 
     # -- full build ---------------------------------------------------------------------
 
-    def _full(self, out: Output, window: tuple[int, int]) -> set[str]:
+    def _full(self, out: Output, window: tuple[int, int]) -> None:
         """Workers render each outlet's articles, pages and feed while this process renders
         the tag and day pages, the home page and the rest."""
         from concurrent.futures import ThreadPoolExecutor
@@ -212,7 +217,7 @@ class SiteBuilder:
         with ThreadPoolExecutor(1) as background:
             outlets = background.submit(self._outlet_groups, out, counts, window)
             self._story_pages(out, None, window)
-            months = self._days_sitemaps_and_tags(out, window)
+            self._days_sitemaps_and_tags(out, window)
             self._home_and_feeds(out, [], window)
             self._redirects(out, None)
             self._fixed_pages(out)
@@ -220,9 +225,8 @@ class SiteBuilder:
             outlets.result()
         self.sitemaps.index(out, [c.slug for c in self._category_counts()])
         for path in out.all_paths() - set(out.produced):
-            if not path.startswith("/pagefind/"):
+            if not path.startswith(SEARCH_ROOT):
                 out.remove(path)
-        return months
 
     def _outlet_groups(self, out: Output, sizes: dict[str, int], window: tuple[int, int]) -> None:
         total = sum(sizes.values())
@@ -261,10 +265,9 @@ class SiteBuilder:
             article.html = html.decode()
         self._write_category_feed(out, category, [a for a, _ in reversed(latest)])
 
-    def _days_sitemaps_and_tags(self, out: Output, window: tuple[int, int]) -> set[str]:
+    def _days_sitemaps_and_tags(self, out: Output, window: tuple[int, int]) -> None:
         """Day pages (with links to the days around them), one sitemap per month and the
         tag listings, from one pass over the articles."""
-        months: set[str] = set()
         previous_day: tuple[date, list[Article]] | None = None
         before: date | None = None
         month_urls: list[tuple[str, str]] = []
@@ -278,7 +281,6 @@ class SiteBuilder:
                 if current_month:
                     self.sitemaps.write_month(out, current_month, month_urls)
                 current_month, month_urls = month, []
-                months.add(month)
             month_urls.append(self.sitemaps.entry(
                 article.category, article.code, article.published, updated_at(article)))
             if previous_day and previous_day[0] != day:
@@ -311,7 +313,6 @@ class SiteBuilder:
             listing.close()
             self._stock_feed(out, secid, listing)
         self._stock_directory(out, window)
-        return months
 
     def _stream(self, window: tuple[int, int], batch: int = 5000, **filters: str) -> Iterator[Article]:
         """Articles oldest first, read in batches that continue from the last key."""
@@ -329,7 +330,7 @@ class SiteBuilder:
 
     def _incremental(
         self, out: Output, last: int, previous_low: int, window: tuple[int, int]
-    ) -> set[str]:
+    ) -> None:
         affected = _Affected()
         tz = self.tz
         log = self.store.log_since(last)
@@ -353,7 +354,7 @@ class SiteBuilder:
                 affected.gaps.add((gone.key, gone.category))
         self._followed_pages(out, False, window)
         if not (affected.categories or affected.aliases):
-            return set()
+            return
         self._know_securities()
         self._touch_stories(affected, window)
         self._story_pages(out, affected.articles | {key for key, _ in affected.gaps}, window)
@@ -374,7 +375,6 @@ class SiteBuilder:
         self.sitemaps.index(out, [c.slug for c in self._category_counts()])
         for path in affected.dropped:
             out.remove(path)
-        return affected.months
 
     def _touch_stories(self, affected: _Affected, window: tuple[int, int]) -> None:
         """Every article of a changed article's story shows the story (its badge, its box,

@@ -1,67 +1,502 @@
-"""Chinese full-text search for the static site: Pagefind, one index shard per month.
+"""The static site's search index: the archive's character pairs as files any host serves.
 
-A full re-index after every fetch would be too slow for 100,000 articles, so each month is
-its own Pagefind index, built from that month's article pages (marked with
-``data-pagefind-body``); a rebuild re-indexes only the months whose articles changed, and the
-search page merges the shards in the browser (Pagefind's multi-index search).
+Every substring is found, as by ``finews search``: a term's pairs (its character, for a
+one-character term) select candidates, and the browser confirms each candidate against the
+article's text before showing it, so no page is missed and none shown is wrong.
+
+Layout, all under ``/search/`` and named by content (so a host may cache them forever)
+except ``index.json``, the manifest the page reads first:
+
+- a *part* is up to ``PART`` articles with consecutive keys; ordinal 0 is its newest, so an
+  ordinal fits a byte. A part is what a change rebuilds: new articles land in the newest
+  part, and ten of them rebuild at most ``PART`` articles, not a month.
+- a *group* is up to ``GROUP`` consecutive parts. Its gram codes are hashed into
+  ``BUCKETS`` files, each holding, for every part of the group, one blob: the part's codes
+  of that bucket and the lengths of their lists (varints, read without inflating), then
+  the lists of ordinals, deflated. A query fetches one file per term code and group,
+  whatever the group's size, and a rebuilt part only re-joins its group's blobs.
+- per part, ``docs``: each article's page, title, outlet, outlet slug, time and securities
+  (the filters and the result list), and ``text``: the searchable text in chunks of
+  ``CHUNK`` articles (what confirms a candidate and makes its snippet).
+
+A file of a group: ``u32 count, count x (u32 part, u32 length), blobs``; a part's blob:
+``u32 n, u32 head bytes, head: n varint deltas of the codes (as unsigned, ascending) and n
+varint list lengths, then the lists of ordinals (one byte each) deflate-raw``.
+Little-endian. Docs and text files are deflate-raw JSON.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import shutil
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from finews.site.output import Output
+from finews.fulltext import gram_codes
+from finews.model import Article
+from finews.parallel import map_chunks
+from finews.site.output import Output, digest
+from finews.site.pages import article_path
+
+FORMAT = 1
+PART = 256
+GROUP = 32
+BUCKET_BITS = 6
+BUCKETS = 1 << BUCKET_BITS
+CHUNK = 32
+ROOT = "/search/"
+MANIFEST = ROOT + "index.json"
 
 
-async def _index_months(root: Path, months: list[str]) -> list[str]:
-    """Pagefind reads the month's article pages from disk itself (one request per shard:
-    its Python API answers at most ten messages a second, far too slow record by record)."""
-    from pagefind.index import PagefindService
+def bucket_of(code: int) -> int:
+    """Fibonacci hashing of the code's 32 bits: the page computes the same (Math.imul)."""
+    return ((code & 0xFFFFFFFF) * 0x9E3779B1 & 0xFFFFFFFF) >> (32 - BUCKET_BITS)
 
-    built = []
-    service = await PagefindService().launch()
+
+def _deflated(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
+
+
+def _inflated(data: bytes) -> bytes:
+    return zlib.decompress(data, -15)
+
+
+@dataclass
+class Part:
+    id: int
+    group: int
+    lo: int
+    hi: int
+    n: int = 0
+    first: str = ""
+    last: str = ""
+    docs: str = ""
+    text: list[str] = field(default_factory=list)
+    blobs: list[bytes] | None = None
+    """Per bucket, when built in this run; else read back from the group's files."""
+
+    def record(self) -> dict:
+        return {"id": self.id, "group": self.group, "lo": self.lo, "hi": self.hi, "n": self.n,
+                "first": self.first, "last": self.last, "docs": self.docs, "text": self.text}
+
+
+@dataclass
+class Built:
+    """What building one part produced: its files and its blobs for the group files."""
+
+    keys: list[int]
+    first: str
+    last: str
+    files: dict[str, bytes]
+    docs: str
+    text: list[str]
+    blobs: list[bytes]
+
+
+def _file(files: dict[str, bytes], kind: str, data: bytes) -> str:
+    name = f"{ROOT}{kind}/{digest(data)[:16]}.bin"
+    files[name] = data
+    return name
+
+
+def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
+    """Articles newest first; ordinals are their places in that order."""
+    docs, texts = [], []
+    lists: dict[int, bytearray] = {}
+    for ordinal, a in enumerate(articles):
+        local = a.published.astimezone(tz)
+        docs.append([article_path(a.category, a.published, a.code, tz), a.title, a.outlet or a.category,
+                     a.category, f"{local:%Y-%m-%d %H:%M}", a.stocks])
+        text = a.search_text
+        texts.append(text)
+        mark = bytes((ordinal,))
+        for code in gram_codes(text):
+            found = lists.get(code)
+            if found is None:
+                lists[code] = bytearray(mark)
+            else:
+                found += mark
+    files: dict[str, bytes] = {}
+    docs_name = _file(files, "d", _deflated(json.dumps(docs, ensure_ascii=False).encode()))
+    text_names = [_file(files, "t", _deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode()))
+                  for i in range(0, len(texts), CHUNK)]
+    by_bucket: list[list[int]] = [[] for _ in range(BUCKETS)]
+    for code in sorted(lists, key=lambda c: c & 0xFFFFFFFF):
+        by_bucket[bucket_of(code)].append(code)
+    blobs = [_blob(codes, lists) for codes in by_bucket]
+    dates = [d[4] for d in docs]
+    return Built([a.key for a in articles], min(dates, default=""), max(dates, default=""),
+                 files, docs_name, text_names, blobs)
+
+
+def _blob(codes: list[int], lists: dict[int, bytearray]) -> bytes:
+    """Codes in unsigned order: the page reads their varint deltas and the lengths of
+    their lists without inflating anything, and inflates the lists only where every code
+    of a term is present (a made-up term inflates nothing)."""
+    unsigned = [c & 0xFFFFFFFF for c in codes]
+    head = _varints([b - a for a, b in zip([0, *unsigned], unsigned, strict=False)])
+    head += _varints([len(lists[c]) for c in codes])
+    postings = _deflated(b"".join(bytes(lists[c]) for c in codes))
+    return struct.pack("<II", len(codes), len(head)) + head + postings
+
+
+def _varints(numbers: list[int]) -> bytes:
+    out = bytearray()
+    for n in numbers:
+        while n >= 0x80:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        out.append(n)
+    return bytes(out)
+
+
+def _read_varints(data: bytes, count: int, at: int) -> tuple[list[int], int]:
+    numbers = []
+    for _ in range(count):
+        n = shift = 0
+        while True:
+            byte = data[at]
+            at += 1
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        numbers.append(n)
+    return numbers, at
+
+
+def group_file(blobs: list[tuple[int, bytes]]) -> bytes:
+    """One bucket of a group: each part's blob (newest part first) behind a header."""
+    head = [struct.pack("<I", len(blobs))]
+    head += [struct.pack("<II", part, len(blob)) for part, blob in blobs]
+    return b"".join(head + [blob for _, blob in blobs])
+
+
+def read_group_file(data: bytes) -> dict[int, bytes]:
+    (count,) = struct.unpack_from("<I", data)
+    at = 4 + 8 * count
+    found = {}
+    for i in range(count):
+        part, length = struct.unpack_from("<II", data, 4 + 8 * i)
+        found[part] = data[at : at + length]
+        at += length
+    return found
+
+
+def part_lists(blob: bytes) -> dict[int, list[int]]:
+    """A part's blob read back: code -> ordinals (for tests; the page reads it in JS)."""
+    n, size = struct.unpack_from("<II", blob)
+    deltas, at = _read_varints(blob, n, 8)
+    lengths, _ = _read_varints(blob, n, at)
+    postings = _inflated(blob[8 + size :])
+    found, code, start = {}, 0, 0
+    for delta, length in zip(deltas, lengths, strict=True):
+        code += delta
+        signed = code - (1 << 32) if code >= 1 << 31 else code
+        found[signed] = list(postings[start : start + length])
+        start += length
+    return found
+
+
+@dataclass
+class SearchReport:
+    parts: int = 0
+    rebuilt: int = 0
+    files: int = 0
+    bytes: int = 0
+
+
+class StaticIndex:
+    """Keeps ``/search/`` in step with the archive: a full build makes every part, a later
+    build only the parts holding a changed, new or removed article."""
+
+    def __init__(self, store, out: Output, tz: ZoneInfo, window: tuple[int, int], *,
+                 outlets: list[tuple[str, str]], workers: int | None = None):
+        self.store = store
+        self.out = out
+        self.tz = tz
+        self.window = window
+        self.outlets = outlets
+        self.workers = workers
+        self.parts: dict[int, Part] = {}
+        self.groups: dict[int, list[int]] = {}
+        self.files: dict[int, list[str]] = {}
+        self.next_id = 0
+        self.stored: dict[int, list[str]] = {}
+        """Each part's group files as the manifest named them: where its blobs are."""
+        self.read: dict[str, dict[int, bytes]] = {}
+        self.touched: set[int] = set()
+        """Groups whose files must be written again: a part of theirs was rebuilt or dropped."""
+
+    # -- the manifest ---------------------------------------------------------------
+
+    def _load(self) -> bool:
+        path = self.out.root / MANIFEST.lstrip("/")
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT or manifest.get("buckets") != BUCKETS:
+                return False
+            for record in manifest["parts"]:
+                part = Part(**record)
+                self.parts[part.id] = part
+            for group in manifest["groups"]:
+                self.groups[group["id"]] = list(group["parts"])
+                self.files[group["id"]] = list(group["files"])
+                self.stored.update((p, self.files[group["id"]]) for p in group["parts"])
+            self.next_id = manifest["next_id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.parts, self.groups, self.files, self.stored = {}, {}, {}, {}
+            return False
+        present = set(self._on_disk())
+        if not self._named() <= present:  # a file lost (by hand, a disk fault): start over
+            self.parts, self.groups, self.files, self.stored = {}, {}, {}, {}
+            return False
+        return True
+
+    def _named(self) -> set[str]:
+        named = {MANIFEST}
+        for part in self.parts.values():
+            named.add(part.docs)
+            named.update(part.text)
+        for names in self.files.values():
+            named.update(names)
+        return named
+
+    def _on_disk(self) -> Iterator[str]:
+        """Every file under /search/, those a killed build left unnamed included."""
+        root = self.out.root / ROOT.strip("/")
+        yield MANIFEST
+        for kind in ("d", "g", "t"):
+            with contextlib.suppress(FileNotFoundError), os.scandir(root / kind) as entries:
+                yield from (f"{ROOT}{kind}/{entry.name}" for entry in entries)
+
+    def _manifest(self) -> bytes:
+        newest_first = sorted(self.groups, key=lambda g: -self.parts[self.groups[g][0]].hi)
+        return json.dumps({
+            "format": FORMAT, "buckets": BUCKETS, "bucket_bits": BUCKET_BITS, "chunk": CHUNK,
+            "next_id": self.next_id, "count": sum(p.n for p in self.parts.values()),
+            "outlets": self.outlets,
+            "groups": [{"id": g, "parts": self.groups[g], "files": self.files[g]} for g in newest_first],
+            "parts": [self.parts[p].record() for g in newest_first for p in self.groups[g]],
+        }, ensure_ascii=False, separators=(",", ":")).encode()
+
+    # -- entry point ------------------------------------------------------------------
+
+    def update(self, changed: set[int] | None) -> SearchReport:
+        """``changed``: the keys of articles added, changed or removed since the last
+        build; None rebuilds everything (so does a missing or older manifest)."""
+        fresh = changed is None or not self._load()
+        dirty = self._fresh_parts() if fresh else self._assign(changed or set())
+        self._rebuild(dirty)
+        self._split_groups()
+        for group in sorted(self.touched):
+            self._write_group(group)
+        self.out.write(MANIFEST, self._manifest())
+        return self._sweep(sum(p.blobs is not None for p in self.parts.values()))
+
+    def _fresh_parts(self) -> set[int]:
+        self.parts, self.groups, self.files, self.next_id = {}, {}, {}, 0
+        keys = self.store.keys_in(self.window)
+        for start in range(0, len(keys), PART):
+            chunk = keys[start : start + PART]
+            part = self._new_part(chunk[0], chunk[-1], group=(start // PART) // GROUP)
+            part.n = len(chunk)
+        return set(self.parts)
+
+    def _new_part(self, lo: int, hi: int, *, group: int) -> Part:
+        part = Part(self.next_id, group, lo, hi)
+        self.next_id += 1
+        self.parts[part.id] = part
+        members = self.groups.setdefault(group, [])
+        members.append(part.id)
+        members.sort(key=lambda p: -self.parts[p].lo)
+        self.files.setdefault(group, [])
+        return part
+
+    def _assign(self, changed: set[int]) -> set[int]:
+        """The parts to rebuild: those whose range holds a changed key, the part a new key
+        falls next to, and those the site's window has left or cut."""
+        low = self.window[0]
+        dirty: set[int] = set()
+        for part in list(self.parts.values()):
+            if part.hi < low:
+                dirty.add(part.id)
+                part.n = 0
+            elif part.lo < low:
+                dirty.add(part.id)
+        ordered = sorted((p for p in self.parts.values() if p.hi >= low), key=lambda p: p.lo)
+        for key in sorted(k for k in changed if k >= low):
+            dirty.add(self._owner(key, ordered).id)
+        return dirty
+
+    def _owner(self, key: int, ordered: list[Part]) -> Part:
+        for part in ordered:
+            if part.lo <= key <= part.hi:
+                return part
+        if not ordered:
+            part = self._new_part(key, key, group=max(self.groups, default=-1) + 1)
+            ordered.append(part)
+            return part
+        newest = ordered[-1]
+        if key > newest.hi:
+            if newest.n >= PART:
+                group = newest.group if len(self.groups[newest.group]) < GROUP else max(self.groups) + 1
+                newest = self._new_part(key, key, group=group)
+                ordered.append(newest)
+            newest.hi = key
+            return newest
+        if key < ordered[0].lo:
+            ordered[0].lo = key
+            return ordered[0]
+        older = max((p for p in ordered if p.hi < key), key=lambda p: p.hi)
+        older.hi = key
+        return older
+
+    # -- building parts -----------------------------------------------------------------
+
+    def _rebuild(self, dirty: set[int]) -> None:
+        low = self.window[0]
+        wanted = [p for p in sorted(dirty) if self.parts[p].n or self.parts[p].hi >= low]
+        for part_id in set(dirty) - set(wanted):
+            self._drop(part_id)
+        ranges = [(self.parts[p].lo, self.parts[p].hi) for p in wanted]
+        if len(ranges) > 8:
+            jobs = [(self.store.archive, self.tz, lo, hi, self.window) for lo, hi in ranges]
+            built = map_chunks(_build_parts, jobs, chunk_size=1, workers=self.workers)
+        else:
+            built = (build_part(self._articles(lo, hi), self.tz) for lo, hi in ranges)
+        for part_id, result in zip(wanted, built, strict=True):
+            self._take(part_id, result)
+
+    def _articles(self, lo: int, hi: int) -> list[Article]:
+        return _articles_in(self.store, lo, hi, self.window)
+
+    def _take(self, part_id: int, built: Built) -> None:
+        if len(built.keys) > PART:
+            self._split(part_id, built.keys)
+            return
+        if not built.keys:
+            self._drop(part_id)
+            return
+        for name, data in built.files.items():
+            self.out.write(name, data)
+        part = self.parts[part_id]
+        self.touched.add(part.group)
+        part.lo, part.hi, part.n = built.keys[-1], built.keys[0], len(built.keys)
+        part.first, part.last, part.docs, part.text, part.blobs = (
+            built.first, built.last, built.docs, built.text, built.blobs)
+
+    def _split(self, part_id: int, keys: list[int]) -> None:
+        """A part grown past ``PART`` (a burst, or old articles filled in) becomes several
+        full ones, oldest first, so that the newest keeps room for what comes next."""
+        group = self.parts[part_id].group
+        self._drop(part_id)
+        ascending = keys[::-1]
+        for start in range(0, len(ascending), PART):
+            piece = ascending[start : start + PART]
+            new = self._new_part(piece[0], piece[-1], group=group)
+            self._take(new.id, build_part(self._articles(piece[0], piece[-1]), self.tz))
+
+    def _drop(self, part_id: int) -> None:
+        part = self.parts.pop(part_id)
+        self.touched.add(part.group)
+        members = self.groups[part.group]
+        members.remove(part_id)
+        if not members:
+            del self.groups[part.group]
+            del self.files[part.group]
+
+    def _split_groups(self) -> None:
+        for group, members in list(self.groups.items()):
+            if len(members) > 2 * GROUP:
+                new = max(self.groups) + 1
+                self.groups[group], self.groups[new] = members[:GROUP], members[GROUP:]
+                self.files[new] = []
+                for p in self.groups[new]:
+                    self.parts[p].group = new
+                self.touched.update((group, new))
+
+    def _write_group(self, group: int) -> None:
+        if group not in self.groups:
+            return
+        names = []
+        for bucket in range(BUCKETS):
+            blobs = [(p, self._blob(p, bucket)) for p in self.groups[group]]
+            data = group_file(blobs)
+            name = f"{ROOT}g/{digest(data)[:16]}.bin"
+            self.out.write(name, data)
+            names.append(name)
+        self.files[group] = names
+
+    def _blob(self, part_id: int, bucket: int) -> bytes:
+        """A part's blob of a bucket: built in this run, or read from the file its group
+        had when the manifest was read."""
+        part = self.parts[part_id]
+        if part.blobs is not None:
+            return part.blobs[bucket]
+        files = self.stored.get(part_id)
+        if not files:
+            raise _Stale(part_id)
+        name = files[bucket]
+        if name not in self.read:
+            self.read[name] = self._read(name)
+        blob = self.read[name].get(part_id)
+        if blob is None:
+            raise _Stale(part_id)
+        return blob
+
+    def _read(self, name: str) -> dict[int, bytes]:
+        try:
+            return read_group_file((self.out.root / name.lstrip("/")).read_bytes())
+        except (OSError, struct.error):
+            return {}
+
+    def _sweep(self, rebuilt: int) -> SearchReport:
+        """Remove the files no part or group names any more (after the manifest that
+        stopped naming them is written)."""
+        wanted = self._named()
+        for path in set(self._on_disk()) | set(self.out.paths_with_prefix(ROOT)):
+            if path not in wanted:
+                self.out.remove(path)
+        sizes = [(self.out.root / p.lstrip("/")).stat().st_size for p in wanted]
+        return SearchReport(len(self.parts), rebuilt, len(wanted), sum(sizes))
+
+
+class _Stale(Exception):
+    """A part's blobs are missing from its group's files: the index is rebuilt whole."""
+
+
+def _articles_in(store, lo: int, hi: int, window: tuple[int, int]) -> list[Article]:
+    keys = (max(lo, window[0]), min(hi, window[1]))
+    if keys[0] > keys[1]:
+        return []
+    return store.summaries(keys=keys, with_body=True, with_stocks=True)
+
+
+def _build_parts(jobs: list[tuple]) -> list[Built]:
+    """Worker process: build parts straight from the archive."""
+    from finews.store import open_store
+
+    results = []
+    for archive, tz, lo, hi, window in jobs:
+        store = open_store(archive)
+        try:
+            results.append(build_part(_articles_in(store, lo, hi, window), tz))
+        finally:
+            store.close()
+    return results
+
+
+def update_index(store, out: Output, tz: ZoneInfo, window: tuple[int, int], changed: set[int] | None, *,
+                 outlets: list[tuple[str, str]], workers: int | None = None) -> SearchReport:
+    """Bring ``/search/`` up to date; a manifest that disagrees with its files (a part's
+    blobs missing) is rebuilt whole."""
     try:
-        for month in months:
-            year, number = month.split("-")
-            target = root / "pagefind" / month
-            index = await service.create_index({"force_language": "zh"})
-            indexed = await index.add_directory(str(root), glob=f"*/{year}/{number}/*/*.html")
-            if not indexed.get("page_count"):
-                await index.delete_index()
-                shutil.rmtree(target, ignore_errors=True)
-                continue
-            staging = root / "pagefind" / f".{month}.new"
-            shutil.rmtree(staging, ignore_errors=True)
-            await index.write_files(output_path=str(staging))
-            await index.delete_index()
-            old = root / "pagefind" / f".{month}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-            built.append(month)
-    finally:
-        await service.close()
-    return built
-
-
-def build_shards(out: Output, months: list[str], *, all_months: list[str]) -> list[str]:
-    """Re-index the given months; list every month's shard (newest first) in shards.json."""
-    root = out.root
-    (root / "pagefind").mkdir(parents=True, exist_ok=True)
-    built: list[str] = []
-    if months:
-        # A thread of its own, so that callers already inside an event loop can build too.
-        with ThreadPoolExecutor(1) as runner:
-            built = runner.submit(asyncio.run, _index_months(root, months)).result()
-    present = [m for m in sorted(all_months, reverse=True) if (root / "pagefind" / m).is_dir()]
-    for stale in (root / "pagefind").iterdir():
-        if stale.is_dir() and not stale.name.startswith(".") and stale.name not in all_months:
-            shutil.rmtree(stale)
-    out.write("/pagefind/shards.json", json.dumps(present).encode())
-    return built
+        return StaticIndex(store, out, tz, window, outlets=outlets, workers=workers).update(changed)
+    except _Stale:
+        return StaticIndex(store, out, tz, window, outlets=outlets, workers=workers).update(None)

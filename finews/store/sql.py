@@ -1137,6 +1137,11 @@ class Store(StoryGrouping, Following, ABC):
                 return
             after = rows[-1][0]
 
+    def keys_in(self, keys: tuple[int, int]) -> list[int]:
+        """Every sort key in a range, oldest first: how a site's search index is cut."""
+        rows = self._x("SELECT key FROM articles WHERE key BETWEEN ? AND ? ORDER BY key", keys)
+        return [key for (key,) in rows]
+
     def last_key(self) -> int:
         """The highest sort key, -1 for an empty archive."""
         return self._x("SELECT COALESCE(MAX(key), -1) FROM articles").fetchone()[0]

@@ -65,7 +65,7 @@ def revise(store) -> None:
 
 def site_files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
-            if p.is_file() and ".finews" not in p.parts and "pagefind" not in p.parts}
+            if p.is_file() and ".finews" not in p.parts and "search" not in p.parts}
 
 
 def build(store, settings, out: Path, **options) -> object:

@@ -79,11 +79,16 @@ def test_home_outlet_and_article_at_phone_and_desktop_widths(browser, served_sit
 def test_search_finds_a_two_character_chinese_word(browser, served_site):
     page = browser.new_page()
     page.goto(served_site + "/search.html?q=芯片")
-    page.locator("#search-results li").first.wait_for(timeout=20000)
-    results = page.locator("#search-results li")
-    assert results.count() >= 10
-    texts = results.all_inner_texts()
-    assert sum("芯片" in text for text in texts) == 29, texts[:5]  # every generated one but #3
+    page.wait_for_selector("#search-status[data-state]", timeout=20000)
+    assert page.locator("#search-results li").count() == 20
+    while page.get_attribute("#search-status", "data-state") == "more":
+        page.evaluate("document.getElementById('search-status').removeAttribute('data-state')")
+        page.click("#search-more")
+        page.wait_for_selector("#search-status[data-state]")
+    texts = page.locator("#search-results li").all_inner_texts()
+    assert sum("芯片新闻" in text for text in texts) == 29, texts[:5]  # every generated one but #3
+    assert all("芯片" in text for text in texts)
+    assert page.locator("#search-status").inner_text() == f"“芯片”：{len(texts)} 条结果"
     page.close()
 
 

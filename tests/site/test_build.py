@@ -21,7 +21,7 @@ DANGEROUS_URL = re.compile(r"^\s*(javascript|data|vbscript):", re.I)
 
 def pages(out: Path, suffix: str = ".html") -> list[Path]:
     return sorted(p for p in out.rglob(f"*{suffix}") if ".finews" not in p.parts
-                  and "pagefind" not in p.parts)
+                  and "search" not in p.parts)
 
 
 def test_every_kind_of_page_is_there(site):

@@ -1,14 +1,306 @@
-// Search over the site's Pagefind shards (one per month), merged in the browser; under
-// `finews serve` (its latest.json names the live stream) the archive's exact /api/search.
+// Exact search over the site's static index (finews/site/search.py describes its files):
+// a term's character pairs pick candidates, and each candidate is confirmed against the
+// article's text before it is shown. Under `finews serve` (its latest.json names the live
+// stream) the archive's own /api/search answers instead.
 const config = document.getElementById("search-config");
 const prefix = config ? config.dataset.prefix : "";
 const form = document.getElementById("search-form");
 const input = document.getElementById("search-input");
 const status = document.getElementById("search-status");
 const results = document.getElementById("search-results");
-let pagefind = null;
-let served = null;
+const moreButton = document.getElementById("search-more");
+const filters = {
+  outlet: document.getElementById("search-outlet"),
+  stock: document.getElementById("search-stock"),
+  since: document.getElementById("search-since"),
+  until: document.getElementById("search-until"),
+};
+const PAGE = 20;
+const SNIPPET = 80;
 
+// -- text as the index sees it: finews/fulltext.py, character for character --------------
+const FULLWIDTH = /[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g;
+const SPACE = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const SPACES = new RegExp(`[${SPACE}]+`, "g");
+const RUN_BREAK = new RegExp(`[\\x00-/:-@\\[-\`{-\\x7f${SPACE}\\ue000]+`, "g");
+const GAP = "\ue000";
+
+export function normalize(text) {
+  const folded = text.replace(FULLWIDTH, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
+  return folded.toLowerCase().split(SPACES).filter(Boolean).join(" ");
+}
+
+/** The gram codes every text holding the term holds (fulltext.term_codes). */
+export function termCodes(term) {
+  const s = term.replace(RUN_BREAK, GAP);
+  const single = [...s].length === 1;
+  const codes = new Set();
+  for (let i = 0; i < s.length; i++) {
+    if (single) codes.add(s.charCodeAt(i));
+    if (i + 1 < s.length) codes.add((s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) | 0);
+  }
+  return [...codes];
+}
+
+class QueryError extends Error {}
+/** A file the manifest named is gone: the site was rebuilt since the page read it. */
+class StaleIndex extends Error {}
+
+/** The query language of `finews search` (fulltext.Query.parse): every term, `A OR B`,
+ * and `-term` to exclude (not before a digit: -3.5% is a figure). */
+export function parse(raw) {
+  const clauses = [];
+  const excluded = [];
+  let joining = false;
+  for (const word of raw.split(SPACES).filter(Boolean)) {
+    if (word === "OR") {
+      if (!clauses.length || joining) throw new QueryError("“OR” 两边都要有词");
+      joining = true;
+      continue;
+    }
+    const negative = "-－".includes(word[0]) && word.length > 1 && !/\d/.test(word[1]);
+    const term = normalize(negative ? word.slice(1) : word);
+    if (!term.replace(RUN_BREAK, "")) continue;
+    if (negative && joining) throw new QueryError("“OR” 不能连接排除的词");
+    if (negative) { if (!excluded.includes(term)) excluded.push(term); }
+    else if (joining) { if (!clauses.at(-1).includes(term)) clauses.at(-1).push(term); }
+    else clauses.push([term]);
+    joining = false;
+  }
+  if (joining) throw new QueryError("“OR” 两边都要有词");
+  if (!clauses.length) throw new QueryError(excluded.length ? "只有排除的词：请给出要找的词" : "请输入要找的字词");
+  return { clauses, excluded, terms: [...new Set(clauses.flat())] };
+}
+
+export function matches(query, text) {
+  return query.clauses.every((clause) => clause.some((t) => text.includes(t)))
+    && !query.excluded.some((t) => text.includes(t));
+}
+
+// -- the index's files ------------------------------------------------------------------
+const fetched = new Map();
+function bytes(name) {
+  if (!fetched.has(name)) {
+    fetched.set(name, fetch(prefix + name).then((r) => {
+      if (r.status === 404) throw new StaleIndex(name);
+      if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
+      return r.arrayBuffer();
+    }).catch((error) => { fetched.delete(name); throw error; }));
+  }
+  return fetched.get(name);
+}
+
+async function inflate(data) {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Response(stream).arrayBuffer();
+}
+
+const decoded = new Map();
+function json(name) {
+  if (!decoded.has(name)) {
+    decoded.set(name, bytes(name).then(inflate).then((b) => JSON.parse(new TextDecoder().decode(b))));
+  }
+  return decoded.get(name);
+}
+
+let manifest = null;
+async function index() {
+  if (!manifest) {
+    manifest = fetch(`${prefix}/search/index.json`, { cache: "no-cache" }).then(async (r) => {
+      if (!r.ok) throw new Error(`index.json: HTTP ${r.status}`);
+      const data = await r.json();
+      data.groupsById = new Map(data.groups.map((g) => [g.id, g]));
+      return data;
+    });
+  }
+  return manifest;
+}
+
+/** A group's bucket file, split into its parts' (still deflated) blobs. */
+const groupFiles = new Map();
+function groupFile(name) {
+  if (!groupFiles.has(name)) {
+    groupFiles.set(name, bytes(name).then((buffer) => {
+      const view = new DataView(buffer);
+      const count = view.getUint32(0, true);
+      const blobs = new Map();
+      let at = 4 + 8 * count;
+      for (let i = 0; i < count; i++) {
+        const part = view.getUint32(4 + 8 * i, true);
+        const length = view.getUint32(8 + 8 * i, true);
+        blobs.set(part, { data: new Uint8Array(buffer, at, length) });
+        at += length;
+      }
+      return blobs;
+    }));
+  }
+  return groupFiles.get(name);
+}
+
+/** A blob's codes and where each one's list ends, read without inflating anything. */
+function head(blob) {
+  if (!blob.codes) {
+    const data = blob.data;
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const n = view.getUint32(0, true);
+    const codes = new Uint32Array(n);
+    const ends = new Uint32Array(n);
+    let at = 8;
+    const varint = () => {
+      let value = 0;
+      let shift = 0;
+      let byte;
+      do { byte = data[at++]; value += (byte & 0x7f) * 2 ** shift; shift += 7; } while (byte & 0x80);
+      return value;
+    };
+    let code = 0;
+    for (let i = 0; i < n; i++) { code += varint(); codes[i] = code; }
+    let end = 0;
+    for (let i = 0; i < n; i++) { end += varint(); ends[i] = end; }
+    blob.codes = codes;
+    blob.ends = ends;
+    blob.lists = null;
+    blob.listsAt = 8 + view.getUint32(4, true);
+  }
+  return blob;
+}
+
+function find(blob, code) {
+  const { codes } = head(blob);
+  const wanted = code >>> 0;
+  let low = 0;
+  let high = codes.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    if (codes[mid] < wanted) low = mid + 1;
+    else if (codes[mid] > wanted) high = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
+async function lists(blob) {
+  if (!blob.lists) blob.lists = inflate(blob.data.subarray(blob.listsAt)).then((b) => new Uint8Array(b));
+  return blob.lists;
+}
+
+function bucketOf(code, bits) {
+  return (Math.imul(code, 0x9e3779b1) >>> 0) >>> (32 - bits);
+}
+
+async function blobOf(data, group, part, code) {
+  return (await groupFile(group.files[bucketOf(code, data.bucket_bits)])).get(part.id) || null;
+}
+
+/** The part's articles holding every code of a term, as a 256-bit mask: empty at once,
+ * without inflating a list, when one of the codes is not in the part. */
+async function termMask(data, group, part, codes) {
+  const mask = new Uint32Array(8);
+  const blobs = await Promise.all(codes.map((c) => blobOf(data, group, part, c)));
+  const places = blobs.map((blob, i) => (blob ? find(blob, codes[i]) : -1));
+  if (places.includes(-1)) return mask;
+  mask.fill(0xffffffff);
+  for (let i = 0; i < codes.length; i++) {
+    const blob = blobs[i];
+    const body = await lists(blob);
+    const one = new Uint32Array(8);
+    for (let j = places[i] ? blob.ends[places[i] - 1] : 0; j < blob.ends[places[i]]; j++) {
+      one[body[j] >> 5] |= 1 << (body[j] & 31);
+    }
+    for (let w = 0; w < 8; w++) mask[w] &= one[w];
+  }
+  return mask;
+}
+
+function and(a, b) { return a.map((x, i) => x & b[i]); }
+function or(a, b) { return a.map((x, i) => x | b[i]); }
+
+async function candidates(data, part, codes) {
+  const group = data.groupsById.get(part.group);
+  let all = new Uint32Array(8).fill(0xffffffff);
+  for (const clause of codes) {
+    let any = new Uint32Array(8);
+    for (const term of clause) {
+      any = or(any, await termMask(data, group, part, term));
+    }
+    all = and(all, any);
+  }
+  const found = [];
+  for (let i = 0; i < Math.min(part.n, 256); i++) if (all[i >> 5] & (1 << (i & 31))) found.push(i);
+  return found;
+}
+
+/** Fetch, ahead of need, a group's bucket files for the query's codes. */
+function prefetch(data, group, codes) {
+  const bits = data.bucket_bits;
+  for (const code of new Set(codes.flat(2))) groupFile(group.files[bucketOf(code, bits)]).catch(() => {});
+}
+
+function resolveStock(value) {
+  const wanted = value.trim().toUpperCase();
+  if (!wanted) return null;
+  return (secids) => secids.some((s) => s.toUpperCase() === wanted || s.toUpperCase().endsWith(`.${wanted}`));
+}
+
+/** A search over the static index, newest first, taken PAGE results at a time. */
+class StaticSearch {
+  constructor(data, query, chosen) {
+    this.data = data;
+    this.query = query;
+    this.codes = query.clauses.map((clause) => clause.map(termCodes));
+    this.chosen = chosen;
+    this.stock = resolveStock(chosen.stock || "");
+    this.parts = data.parts.filter((p) => (!chosen.since || p.last.slice(0, 10) >= chosen.since)
+      && (!chosen.until || p.first.slice(0, 10) <= chosen.until));
+    this.at = 0;
+    this.pending = [];
+    this.shown = 0;
+  }
+
+  get done() { return this.at >= this.parts.length && !this.pending.length; }
+
+  wanted(doc) {
+    const day = doc[4].slice(0, 10);
+    const c = this.chosen;
+    return (!c.outlet || doc[3] === c.outlet) && (!c.since || day >= c.since) && (!c.until || day <= c.until)
+      && (!this.stock || this.stock(doc[5]));
+  }
+
+  aheadOf(at) {
+    const seen = new Set();
+    for (const part of this.parts.slice(at, at + 3 * 32)) {
+      if (seen.size >= 3) break;
+      if (!seen.has(part.group)) { seen.add(part.group); prefetch(this.data, this.data.groupsById.get(part.group), this.codes); }
+    }
+  }
+
+  async next() {
+    const found = [];
+    while (found.length < PAGE && !this.done) {
+      if (!this.pending.length) {
+        const part = this.parts[this.at++];
+        if (this.at % 32 === 1) this.aheadOf(this.at - 1);
+        const ordinals = await candidates(this.data, part, this.codes);
+        if (!ordinals.length) continue;
+        const docs = await json(part.docs);
+        this.pending = ordinals.filter((o) => this.wanted(docs[o])).map((o) => ({ part, docs, o }));
+        continue;
+      }
+      const batch = this.pending.splice(0, PAGE - found.length);
+      const chunk = this.data.chunk;
+      const texts = await Promise.all(batch.map((c) => json(c.part.text[Math.floor(c.o / chunk)])));
+      batch.forEach((c, i) => {
+        const text = texts[i][c.o % chunk];
+        if (matches(this.query, text)) found.push({ doc: c.docs[c.o], text });
+      });
+    }
+    this.shown += found.length;
+    return found;
+  }
+}
+
+// -- the page ---------------------------------------------------------------------------
+let served = null;
 async function underServe() {
   if (served !== null) return served;
   try {
@@ -18,83 +310,155 @@ async function underServe() {
   return served;
 }
 
-function decoded(html) {
-  return new DOMParser().parseFromString(html, "text/html").body.textContent;
-}
+/** The same search answered by `finews serve`, page after page through its cursor. */
+class ServedSearch {
+  constructor(raw, chosen) { this.raw = raw; this.chosen = chosen; this.cursor = ""; this.done = false; this.shown = 0; }
 
-async function archiveSearch(query) {
-  const response = await fetch(`${prefix}/api/search?${new URLSearchParams({ q: query, limit: "50" })}`);
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.error);
-  const found = data.articles.map((a) => ({
-    url: a.page, excerpt: a.snippet,
-    meta: { title: a.title, outlet: a.outlet, date: a.published.slice(0, 16).replace("T", " ") },
-  }));
-  return { found, more: Boolean(data.next_cursor) };
-}
-
-async function load() {
-  if (pagefind) return pagefind;
-  const response = await fetch(`${prefix}/pagefind/shards.json`);
-  const shards = await response.json();
-  if (!shards.length) throw new Error("empty index");
-  pagefind = await import(`${prefix}/pagefind/${shards[0]}/pagefind.js`);
-  await pagefind.options({ basePath: `${prefix}/pagefind/${shards[0]}/`, baseUrl: `${prefix}/` });
-  for (const shard of shards.slice(1)) {
-    await pagefind.mergeIndex(`${prefix}/pagefind/${shard}/`);
+  async next() {
+    const params = new URLSearchParams({ q: this.raw, limit: String(PAGE) });
+    for (const [name, value] of Object.entries(this.chosen)) if (value) params.set(name, value);
+    if (this.cursor) params.set("cursor", this.cursor);
+    const response = await fetch(`${prefix}/api/search?${params}`);
+    const data = await response.json();
+    if (!response.ok) throw new QueryError(data.error);
+    this.cursor = data.next_cursor || "";
+    this.done = !this.cursor;
+    const found = data.articles.map((a) => ({
+      doc: [a.page, a.title, a.outlet, a.category, a.published.slice(0, 16).replace("T", " "), []],
+      snippetHtml: a.snippet,
+    }));
+    this.shown += found.length;
+    return found;
   }
-  return pagefind;
 }
 
-function item(data) {
+function marked(window, terms, into) {
+  const sorted = [...terms].sort((a, b) => b.length - a.length);
+  let at = 0;
+  while (at < window.length) {
+    let hit = -1;
+    let term = "";
+    for (const t of sorted) {
+      const i = window.indexOf(t, at);
+      if (i >= 0 && (hit < 0 || i < hit)) { hit = i; term = t; }
+    }
+    if (hit < 0) break;
+    into.append(document.createTextNode(window.slice(at, hit)));
+    const mark = document.createElement("mark");
+    mark.textContent = term;
+    into.append(mark);
+    at = hit + term.length;
+  }
+  into.append(document.createTextNode(window.slice(at)));
+}
+
+/** A window of the body around the first hit (its start when only the title matched). */
+function snippet(text, terms, into) {
+  const body = text.slice(text.indexOf("\n") + 1);
+  const hits = terms.map((t) => body.indexOf(t)).filter((i) => i >= 0);
+  const start = hits.length ? Math.max(0, Math.min(...hits) - SNIPPET / 4) : 0;
+  if (start) into.append("…");
+  marked(body.slice(start, start + SNIPPET), terms, into);
+  if (start + SNIPPET < body.length) into.append("…");
+}
+
+function fromServer(html, into) {
+  const parsed = new DOMParser().parseFromString(html, "text/html").body;
+  for (const node of parsed.childNodes) {
+    if (node.nodeName === "MARK") { const m = document.createElement("mark"); m.textContent = node.textContent; into.append(m); }
+    else into.append(document.createTextNode(node.textContent));
+  }
+}
+
+function item(result, terms) {
+  const [path, title, outlet, , when] = result.doc;
   const li = document.createElement("li");
   const a = document.createElement("a");
-  a.href = data.url;
-  a.textContent = (data.meta && data.meta.title) || data.url;
+  a.href = prefix + path;
+  a.textContent = title;
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = [data.meta && data.meta.outlet, data.meta && data.meta.date].filter(Boolean).join(" ");
+  meta.textContent = `${outlet} ${when}`;
   const excerpt = document.createElement("p");
   excerpt.className = "sub";
-  // Pagefind's excerpt is built from our own index: keep only its <mark> highlights.
-  const parts = (data.excerpt || "").split(/(<mark>[^<]*<\/mark>)/);
-  for (const part of parts) {
-    const m = part.match(/^<mark>([^<]*)<\/mark>$/);
-    if (m) { const mark = document.createElement("mark"); mark.textContent = decoded(m[1]); excerpt.append(mark); }
-    else { excerpt.append(document.createTextNode(decoded(part.replace(/<[^>]*>/g, "")))); }
-  }
+  if (result.snippetHtml !== undefined) fromServer(result.snippetHtml, excerpt);
+  else snippet(result.text, terms, excerpt);
   li.append(a, " ", meta, excerpt);
   return li;
 }
 
-async function run(query) {
-  results.replaceChildren();
-  if (!query.trim()) { status.textContent = ""; return; }
+let current = null;
+
+function chosenFilters() {
+  const chosen = {};
+  for (const [name, field] of Object.entries(filters)) if (field && field.value) chosen[name] = field.value;
+  return chosen;
+}
+
+async function page(search, raw, terms, started) {
   status.textContent = "搜索中…";
+  moreButton.hidden = true;
+  const found = await search.next();
+  if (search !== current) return;
+  results.append(...found.map((r) => item(r, terms)));
+  const count = search.shown;
+  status.textContent = search.done ? `“${raw}”：${count} 条结果` : `“${raw}”：至少 ${count} 条结果`;
+  status.dataset.ms = String(Math.round(performance.now() - started));
+  status.dataset.state = search.done ? "done" : "more";
+  moreButton.hidden = search.done;
+}
+
+async function run(raw) {
+  results.replaceChildren();
+  moreButton.hidden = true;
+  delete status.dataset.state;
+  if (!raw.trim()) { status.textContent = ""; current = null; return; }
+  const started = performance.now();
   try {
-    if (await underServe()) {
-      const { found, more } = await archiveSearch(query);
-      results.replaceChildren(...found.map(item));
-      status.textContent = `“${query}”：${more ? "至少 " : ""}${found.length} 条结果`;
-      return;
+    const query = parse(raw);
+    const chosen = chosenFilters();
+    const start = async () => {
+      current = (await underServe()) ? new ServedSearch(raw, chosen) : new StaticSearch(await index(), query, chosen);
+      await page(current, raw, query.terms, started);
+    };
+    try {
+      await start();
+    } catch (error) {
+      if (!(error instanceof StaleIndex)) throw error;
+      manifest = null;
+      for (const cache of [fetched, decoded, groupFiles]) cache.clear();
+      results.replaceChildren();
+      await start();
     }
-    const pf = await load();
-    const search = await pf.search(query);
-    const top = await Promise.all(search.results.slice(0, 50).map((r) => r.data()));
-    results.replaceChildren(...top.map(item));
-    status.textContent = `“${query}”：${search.results.length} 条结果`;
   } catch (error) {
-    status.textContent = `搜索不可用（${error.message}）`;
+    status.textContent = error instanceof QueryError ? error.message : `搜索不可用（${error.message}）`;
+    status.dataset.state = "error";
   }
 }
 
+async function fillOutlets() {
+  if (!filters.outlet) return;
+  try {
+    const data = await index();
+    for (const [slug, name] of data.outlets) filters.outlet.append(new Option(name, slug));
+  } catch { /* the outlet menu stays at "all"; the search itself reports the error */ }
+}
+
 if (form) {
-  const initial = new URLSearchParams(location.search).get("q") || "";
-  input.value = initial;
+  const params = new URLSearchParams(location.search);
+  input.value = params.get("q") || "";
+  for (const [name, field] of Object.entries(filters)) if (field) field.value = params.get(name) || "";
+  fillOutlets().then(() => { if (filters.outlet) filters.outlet.value = params.get("outlet") || ""; });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    history.replaceState(null, "", `?q=${encodeURIComponent(input.value)}`);
+    const query = new URLSearchParams({ q: input.value, ...chosenFilters() });
+    history.replaceState(null, "", `?${query}`);
     run(input.value);
   });
-  if (initial) run(initial);
+  moreButton.addEventListener("click", () => {
+    if (current) page(current, input.value, parse(input.value).terms, performance.now()).catch((error) => {
+      status.textContent = `搜索不可用（${error.message}）`;
+    });
+  });
+  if (input.value) run(input.value);
 }
