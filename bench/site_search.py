@@ -103,7 +103,7 @@ class BruteForce:
         return [path for path, text, (category, day, stocks) in rows
                 if (not outlet or category == outlet) and (not since or day >= since)
                 and (not until or day <= until)
-                and (not stock or any(s == stock or s.endswith("." + stock) for s in stocks))
+                and (not stock or stock in stocks)
                 and parsed.matches(text)]
 
 
@@ -257,8 +257,10 @@ def main() -> None:
             browser = launch(playwright)
             with static_site(out) as url:
                 columns["finews"] = run_finews(browser, url, queries, truth)
+                print("finews: queries done", flush=True)
                 if "Pagefind" in pagefind:
                     columns["Pagefind"] = run_pagefind(browser, url, "pagefind-bench", queries, truth, False)
+                    print("Pagefind: queries done", flush=True)
             if "Pagefind, characters" in pagefind:
                 with static_site(out / "chars") as url:
                     columns["Pagefind, characters"] = run_pagefind(browser, url, "pagefind-bench", queries,

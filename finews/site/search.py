@@ -32,6 +32,7 @@ import json
 import os
 import struct
 import zlib
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ PART = 256
 GROUP = 32
 BUCKET_BITS = 6
 BUCKETS = 1 << BUCKET_BITS
-CHUNK = 32
+CHUNK = 16
 ROOT = "/search/"
 MANIFEST = ROOT + "index.json"
 
@@ -107,20 +108,15 @@ def _file(files: dict[str, bytes], kind: str, data: bytes) -> str:
 def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
     """Articles newest first; ordinals are their places in that order."""
     docs, texts = [], []
-    lists: dict[int, bytearray] = {}
+    lists: defaultdict[int, bytearray] = defaultdict(bytearray)
     for ordinal, a in enumerate(articles):
         local = a.published.astimezone(tz)
         docs.append([article_path(a.category, a.published, a.code, tz), a.title, a.outlet or a.category,
                      a.category, f"{local:%Y-%m-%d %H:%M}", a.stocks])
         text = a.search_text
         texts.append(text)
-        mark = bytes((ordinal,))
         for code in gram_codes(text):
-            found = lists.get(code)
-            if found is None:
-                lists[code] = bytearray(mark)
-            else:
-                found += mark
+            lists[code].append(ordinal)
     files: dict[str, bytes] = {}
     docs_name = _file(files, "d", _deflated(json.dumps(docs, ensure_ascii=False).encode()))
     text_names = [_file(files, "t", _deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode()))
@@ -218,6 +214,8 @@ class StaticIndex:
     def __init__(self, store, out: Output, tz: ZoneInfo, window: tuple[int, int], *,
                  outlets: list[tuple[str, str]], workers: int | None = None):
         self.store = store
+        self.stocks = ""
+        """The file of every security's names, which the stock filter reads."""
         self.out = out
         self.tz = tz
         self.window = window
@@ -259,7 +257,7 @@ class StaticIndex:
         return True
 
     def _named(self) -> set[str]:
-        named = {MANIFEST}
+        named = {MANIFEST, self.stocks} - {""}
         for part in self.parts.values():
             named.add(part.docs)
             named.update(part.text)
@@ -271,7 +269,7 @@ class StaticIndex:
         """Every file under /search/, those a killed build left unnamed included."""
         root = self.out.root / ROOT.strip("/")
         yield MANIFEST
-        for kind in ("d", "g", "t"):
+        for kind in ("d", "g", "s", "t"):
             with contextlib.suppress(FileNotFoundError), os.scandir(root / kind) as entries:
                 yield from (f"{ROOT}{kind}/{entry.name}" for entry in entries)
 
@@ -280,7 +278,7 @@ class StaticIndex:
         return json.dumps({
             "format": FORMAT, "buckets": BUCKETS, "bucket_bits": BUCKET_BITS, "chunk": CHUNK,
             "next_id": self.next_id, "count": sum(p.n for p in self.parts.values()),
-            "outlets": self.outlets,
+            "outlets": self.outlets, "stocks": self.stocks,
             "groups": [{"id": g, "parts": self.groups[g], "files": self.files[g]} for g in newest_first],
             "parts": [self.parts[p].record() for g in newest_first for p in self.groups[g]],
         }, ensure_ascii=False, separators=(",", ":")).encode()
@@ -294,10 +292,20 @@ class StaticIndex:
         dirty = self._fresh_parts() if fresh else self._assign(changed or set())
         self._rebuild(dirty)
         self._split_groups()
+        self._write_stocks()
         for group in sorted(self.touched):
             self._write_group(group)
         self.out.write(MANIFEST, self._manifest())
         return self._sweep(sum(p.blobs is not None for p in self.parts.values()))
+
+    def _write_stocks(self) -> None:
+        """Every security the archive names, with each name it had: the page resolves a
+        code or a name as ``finews search --stock`` does."""
+        names = sorted(self.store.all_security_names().items())
+        files: dict[str, bytes] = {}
+        self.stocks = _file(files, "s", _deflated(json.dumps(names, ensure_ascii=False).encode()))
+        for name, data in files.items():
+            self.out.write(name, data)
 
     def _fresh_parts(self) -> set[int]:
         self.parts, self.groups, self.files, self.next_id = {}, {}, {}, 0

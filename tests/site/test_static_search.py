@@ -131,16 +131,21 @@ def test_snippets_mark_the_terms_found(site, page):
 def test_filters_by_outlet_date_and_stock_match_brute_force(site, page):
     store, _, _, _, truth, _ = site
     outlet = store.category_counts()[0].slug
+    names = store.all_security_names()
     secid = next(s for row in truth.rows for s in row[2])
+    name = names[secid][0]
     days = sorted({row[1] for row in truth.rows})
     since, until = days[len(days) // 3], days[len(days) // 2]
-    for query, filters in [("芯片", {"outlet": outlet}), ("银行", {"since": since, "until": until}),
-                           ("公司", {"stock": secid}), ("公司", {"stock": secid.split(".")[1]}),
-                           ("市", {"outlet": outlet, "since": since})]:
-        expected = truth.matches(query, **filters)
+    for query, filters, stock in [
+        ("芯片", {"outlet": outlet}, ""), ("银行", {"since": since, "until": until}, ""),
+        ("公司", {"stock": secid}, secid), ("公司", {"stock": secid.split(".")[1]}, secid),
+        ("公司", {"stock": name}, secid), ("市", {"outlet": outlet, "since": since}, ""),
+    ]:
+        expected = truth.matches(query, **{**filters, "stock": stock})
         shown = search_page(page, query, filters)
         assert shown["hrefs"] == expected[:20], (query, filters)
         assert expected, (query, filters)
+    assert search_page(page, "公司", {"stock": "不存在的公司"})["status"] == "没有这只股票：不存在的公司"
 
 
 def test_the_page_reads_terms_as_the_index_does(site, page):
@@ -166,7 +171,7 @@ def test_index_files_are_named_by_content_and_none_is_left_behind(site):
     out = site[2]
     manifest = _manifest(site)
     named = {p["docs"] for p in manifest["parts"]} | {t for p in manifest["parts"] for t in p["text"]}
-    named |= {f for g in manifest["groups"] for f in g["files"]}
+    named |= {f for g in manifest["groups"] for f in g["files"]} | {manifest["stocks"]}
     on_disk = {"/" + str(p.relative_to(out)) for p in (out / "search").rglob("*.bin")}
     assert on_disk == named
     assert manifest["count"] == len(site[4].paths)

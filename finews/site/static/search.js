@@ -16,6 +16,7 @@ const filters = {
   until: document.getElementById("search-until"),
 };
 const PAGE = 20;
+const FETCHES = 6; // text files fetched at once, at most: a browser's connections to one host
 const SNIPPET = 80;
 
 // -- text as the index sees it: finews/fulltext.py, character for character --------------
@@ -236,10 +237,21 @@ function prefetch(data, group, codes) {
   for (const code of new Set(codes.flat(2))) groupFile(group.files[bucketOf(code, bits)]).catch(() => {});
 }
 
-function resolveStock(value) {
-  const wanted = value.trim().toUpperCase();
+/** A security given by its secid (1.600519), its code (600519) or a name it had, as
+ * `finews search --stock` reads it: one exact match, or the only one that contains it. */
+async function resolveStock(data, value) {
+  const wanted = value.trim();
   if (!wanted) return null;
-  return (secids) => secids.some((s) => s.toUpperCase() === wanted || s.toUpperCase().endsWith(`.${wanted}`));
+  const stocks = await json(data.stocks);
+  const upper = wanted.toUpperCase();
+  const code = (secid) => secid.slice(secid.indexOf(".") + 1).toUpperCase();
+  const found = stocks.filter(([secid, names]) => secid.toUpperCase() === upper || code(secid) === upper
+    || names.some((n) => n.includes(wanted)));
+  const exact = found.filter(([secid, names]) => secid.toUpperCase() === upper || code(secid) === upper
+    || names[0] === wanted);
+  if (exact.length === 1 || found.length === 1) return (exact.length === 1 ? exact : found)[0][0];
+  if (!found.length) throw new QueryError(`没有这只股票：${wanted}`);
+  throw new QueryError(`“${wanted}”对应多只股票，请输入代码，例如 ${found[0][0]}`);
 }
 
 /** A search over the static index, newest first, taken PAGE results at a time. */
@@ -249,12 +261,13 @@ class StaticSearch {
     this.query = query;
     this.codes = query.clauses.map((clause) => clause.map(termCodes));
     this.chosen = chosen;
-    this.stock = resolveStock(chosen.stock || "");
+    this.stock = null;
     this.parts = data.parts.filter((p) => (!chosen.since || p.last.slice(0, 10) >= chosen.since)
       && (!chosen.until || p.first.slice(0, 10) <= chosen.until));
     this.at = 0;
     this.pending = [];
     this.shown = 0;
+    this.width = 1;
   }
 
   get done() { return this.at >= this.parts.length && !this.pending.length; }
@@ -263,7 +276,7 @@ class StaticSearch {
     const day = doc[4].slice(0, 10);
     const c = this.chosen;
     return (!c.outlet || doc[3] === c.outlet) && (!c.since || day >= c.since) && (!c.until || day <= c.until)
-      && (!this.stock || this.stock(doc[5]));
+      && (!this.stock || doc[5].includes(this.stock));
   }
 
   aheadOf(at) {
@@ -275,6 +288,7 @@ class StaticSearch {
   }
 
   async next() {
+    if (this.chosen.stock && !this.stock) this.stock = await resolveStock(this.data, this.chosen.stock);
     const found = [];
     while (found.length < PAGE && !this.done) {
       if (!this.pending.length) {
@@ -286,13 +300,23 @@ class StaticSearch {
         this.pending = ordinals.filter((o) => this.wanted(docs[o])).map((o) => ({ part, docs, o }));
         continue;
       }
-      const batch = this.pending.splice(0, PAGE - found.length);
       const chunk = this.data.chunk;
+      const batch = [];
+      const files = new Set();
+      for (const c of this.pending) {  // the next candidates, over at most `width` text files
+        const file = c.part.text[Math.floor(c.o / chunk)];
+        if (!files.has(file) && files.size >= this.width) break;
+        files.add(file);
+        batch.push(c);
+      }
+      this.pending = this.pending.slice(batch.length);
+      this.width = Math.min(FETCHES, this.width * 2);  // one file first: a common term needs no more
       const texts = await Promise.all(batch.map((c) => json(c.part.text[Math.floor(c.o / chunk)])));
-      batch.forEach((c, i) => {
-        const text = texts[i][c.o % chunk];
-        if (matches(this.query, text)) found.push({ doc: c.docs[c.o], text });
-      });
+      for (let i = 0; i < batch.length; i++) {
+        if (found.length >= PAGE) { this.pending = batch.slice(i).concat(this.pending); break; }
+        const text = texts[i][batch[i].o % chunk];
+        if (matches(this.query, text)) found.push({ doc: batch[i].docs[batch[i].o], text });
+      }
     }
     this.shown += found.length;
     return found;
