@@ -280,7 +280,7 @@ def main() -> None:
 def per_kind(queries, times) -> dict[str, int]:
     kinds: dict[str, list[float]] = {}
     for (kind, _), ms in zip(queries, times, strict=True):
-        kinds.setdefault(kind.split()[-1], []).append(ms)
+        kinds.setdefault(kind, []).append(ms)
     return {kind: round(percentile(values, 0.95)) for kind, values in kinds.items()}
 
 

@@ -168,6 +168,30 @@ def gram_codes(text: str) -> set[int]:
     return codes
 
 
+RESIDUES = 8
+"""Positions are kept modulo this by ``code_residues``: a byte per article and code."""
+
+
+def code_residues(text: str) -> dict[int, int]:
+    """Each gram code of the text (those of ``gram_codes``) with a byte whose bit r is set
+    when the pair starts at a position that is r modulo ``RESIDUES`` (a character's byte
+    is all ones). The static site keeps it beside each article in a code's list: the pairs
+    of a term must stand at consecutive positions, so at positions r, r+1, … for some r,
+    and a term whose pairs occur apart in an article is ruled out there without fetching
+    its text: a fifth of the candidates were left for a four-character term sampled from
+    the articles (bench/README.md). The slices are each residue's pairs, read in C."""
+    encoded = _RUN_BREAK.sub(GAP, text).encode("utf-16-le", "surrogatepass")
+    even = _native(array("i"), encoded[: len(encoded) // 4 * 4])
+    odd = _native(array("i"), encoded[2 : 2 + (len(encoded) - 2) // 4 * 4])
+    found = dict.fromkeys(_native(array("H"), encoded), 0xFF)
+    step = RESIDUES // 2
+    for residue in range(RESIDUES):
+        bit = 1 << residue
+        for code in set((odd if residue % 2 else even)[residue // 2 :: step]):
+            found[code] = found.get(code, 0) | bit
+    return found
+
+
 def _native(numbers: array, little_endian: bytes) -> array:
     numbers.frombytes(little_endian)
     if sys.byteorder == "big":

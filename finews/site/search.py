@@ -21,7 +21,9 @@ except ``index.json``, the manifest the page reads first:
 
 A file of a group: ``u32 count, count x (u32 part, u32 length), blobs``; a part's blob:
 ``u32 n, u32 head bytes, head: n varint deltas of the codes (as unsigned, ascending) and n
-varint list lengths, then the lists of ordinals (one byte each) deflate-raw``.
+varint list lengths, then deflate-raw: the lists of ordinals (a byte each), then as many
+bytes of residues`` (``fulltext.code_residues``: where in the article the pair stands,
+modulo 8).
 Little-endian. Docs and text files are deflate-raw JSON.
 """
 
@@ -37,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from finews.fulltext import gram_codes
+from finews.fulltext import code_residues
 from finews.model import Article
 from finews.parallel import map_chunks
 from finews.site.output import Output, digest
@@ -109,14 +111,16 @@ def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
     """Articles newest first; ordinals are their places in that order."""
     docs, texts = [], []
     lists: defaultdict[int, bytearray] = defaultdict(bytearray)
+    residues: defaultdict[int, bytearray] = defaultdict(bytearray)
     for ordinal, a in enumerate(articles):
         local = a.published.astimezone(tz)
         docs.append([article_path(a.category, a.published, a.code, tz), a.title, a.outlet or a.category,
                      a.category, f"{local:%Y-%m-%d %H:%M}", a.stocks])
         text = a.search_text
         texts.append(text)
-        for code in gram_codes(text):
+        for code, residue in code_residues(text).items():
             lists[code].append(ordinal)
+            residues[code].append(residue)
     files: dict[str, bytes] = {}
     docs_name = _file(files, "d", _deflated(json.dumps(docs, ensure_ascii=False).encode()))
     text_names = [_file(files, "t", _deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode()))
@@ -124,20 +128,21 @@ def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
     by_bucket: list[list[int]] = [[] for _ in range(BUCKETS)]
     for code in sorted(lists, key=lambda c: c & 0xFFFFFFFF):
         by_bucket[bucket_of(code)].append(code)
-    blobs = [_blob(codes, lists) for codes in by_bucket]
+    blobs = [_blob(codes, lists, residues) for codes in by_bucket]
     dates = [d[4] for d in docs]
     return Built([a.key for a in articles], min(dates, default=""), max(dates, default=""),
                  files, docs_name, text_names, blobs)
 
 
-def _blob(codes: list[int], lists: dict[int, bytearray]) -> bytes:
+def _blob(codes: list[int], lists: dict[int, bytearray], residues: dict[int, bytearray]) -> bytes:
     """Codes in unsigned order: the page reads their varint deltas and the lengths of
     their lists without inflating anything, and inflates the lists only where every code
-    of a term is present (a made-up term inflates nothing)."""
+    of a term is present (a made-up term inflates nothing). Every list of ordinals, then
+    every list of residues, so that like bytes sit together for deflate."""
     unsigned = [c & 0xFFFFFFFF for c in codes]
     head = _varints([b - a for a, b in zip([0, *unsigned], unsigned, strict=False)])
     head += _varints([len(lists[c]) for c in codes])
-    postings = _deflated(b"".join(bytes(lists[c]) for c in codes))
+    postings = _deflated(b"".join([*(lists[c] for c in codes), *(residues[c] for c in codes)]))
     return struct.pack("<II", len(codes), len(head)) + head + postings
 
 
@@ -184,17 +189,19 @@ def read_group_file(data: bytes) -> dict[int, bytes]:
     return found
 
 
-def part_lists(blob: bytes) -> dict[int, list[int]]:
-    """A part's blob read back: code -> ordinals (for tests; the page reads it in JS)."""
+def part_lists(blob: bytes) -> dict[int, list[tuple[int, int]]]:
+    """A part's blob read back: code -> (ordinal, residue bits) (for tests; the page
+    reads it in JS)."""
     n, size = struct.unpack_from("<II", blob)
     deltas, at = _read_varints(blob, n, 8)
     lengths, _ = _read_varints(blob, n, at)
     postings = _inflated(blob[8 + size :])
-    found, code, start = {}, 0, 0
+    found, code, start, total = {}, 0, 0, sum(lengths)
     for delta, length in zip(deltas, lengths, strict=True):
         code += delta
         signed = code - (1 << 32) if code >= 1 << 31 else code
-        found[signed] = list(postings[start : start + length])
+        found[signed] = list(zip(postings[start : start + length],
+                                 postings[total + start : total + start + length], strict=True))
         start += length
     return found
 

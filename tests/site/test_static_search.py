@@ -18,7 +18,7 @@ import pytest
 from bench.corpus import articles as generated
 from bench.search import sample_queries
 from bench.site_search import CHROMIUM, BruteForce, launch, more, search_page
-from finews.fulltext import term_codes
+from finews.fulltext import code_residues, gram_codes, term_codes
 from finews.site import search as static_search
 from finews.site.build import BuildOptions, SiteBuilder
 from finews.store import open_store
@@ -235,7 +235,8 @@ def test_a_missing_manifest_rebuilds_the_whole_index(tmp_path, small_parts):
 
 
 def test_every_article_is_in_its_part_lists(site):
-    """Read back as the page reads them: each article's codes list its ordinal."""
+    """Read back as the page reads them: each article's codes list its ordinal, with the
+    positions of the code in it modulo 8."""
     out = site[2]
     manifest = _manifest(site)
     groups = {g["id"]: g for g in manifest["groups"]}
@@ -244,9 +245,11 @@ def test_every_article_is_in_its_part_lists(site):
         texts = [t for name in part["text"]
                  for t in json.loads(static_search._inflated((out / name.lstrip("/")).read_bytes()))]
         assert len(docs) == len(texts) == part["n"]
-        lists: dict[int, list[int]] = {}
+        lists: dict[int, list[tuple[int, int]]] = {}
         for name in groups[part["group"]]["files"]:
             blob = static_search.read_group_file((out / name.lstrip("/")).read_bytes())[part["id"]]
             lists.update(static_search.part_lists(blob))
         for ordinal, text in enumerate(texts):
-            assert all(ordinal in lists[code] for code in static_search.gram_codes(text))
+            residues = code_residues(text)
+            assert set(residues) == gram_codes(text)
+            assert all((ordinal, bits) in lists[code] for code, bits in residues.items())

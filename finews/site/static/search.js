@@ -31,16 +31,21 @@ export function normalize(text) {
   return folded.toLowerCase().split(SPACES).filter(Boolean).join(" ");
 }
 
-/** The gram codes every text holding the term holds (fulltext.term_codes). */
-export function termCodes(term) {
+/** A term's gram codes, each with where it stands in the term: its pairs at offsets
+ * 0, 1, …, or for a one-character term its character (fulltext.term_codes). */
+export function termGrams(term) {
   const s = term.replace(RUN_BREAK, GAP);
   const single = [...s].length === 1;
-  const codes = new Set();
+  const grams = [];
   for (let i = 0; i < s.length; i++) {
-    if (single) codes.add(s.charCodeAt(i));
-    if (i + 1 < s.length) codes.add((s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) | 0);
+    if (single) grams.push([s.charCodeAt(i), 0]);
+    if (i + 1 < s.length) grams.push([(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) | 0, single ? 0 : i]);
   }
-  return [...codes];
+  return grams;
+}
+
+export function termCodes(term) {
+  return [...new Set(termGrams(term).map(([code]) => code))];
 }
 
 class QueryError extends Error {}
@@ -105,14 +110,17 @@ function json(name) {
 }
 
 let manifest = null;
+let manifestText = "";
+/** The manifest, asked again at every search (a revalidation: cheap when it did not
+ * change), so that a page left open finds what the site's rebuilds added. */
 async function index() {
-  if (!manifest) {
-    manifest = fetch(`${prefix}/search/index.json`, { cache: "no-cache" }).then(async (r) => {
-      if (!r.ok) throw new Error(`index.json: HTTP ${r.status}`);
-      const data = await r.json();
-      data.groupsById = new Map(data.groups.map((g) => [g.id, g]));
-      return data;
-    });
+  const r = await fetch(`${prefix}/search/index.json`, { cache: "no-cache" });
+  if (!r.ok) throw new Error(`index.json: HTTP ${r.status}`);
+  const text = await r.text();
+  if (text !== manifestText || !manifest) {
+    manifest = JSON.parse(text);
+    manifest.groupsById = new Map(manifest.groups.map((g) => [g.id, g]));
+    manifestText = text;
   }
   return manifest;
 }
@@ -193,23 +201,29 @@ async function blobOf(data, group, part, code) {
   return (await groupFile(group.files[bucketOf(code, data.bucket_bits)])).get(part.id) || null;
 }
 
-/** The part's articles holding every code of a term, as a 256-bit mask: empty at once,
- * without inflating a list, when one of the codes is not in the part. */
-async function termMask(data, group, part, codes) {
+/** The part's articles that may hold the term, as a 256-bit mask: those with every one
+ * of its codes, each at a position that fits (fulltext.code_residues: its pairs must
+ * stand at r, r+1, … modulo 8 for some r). Empty at once, without inflating a list, when
+ * one of the codes is not in the part. */
+async function termMask(data, group, part, grams) {
   const mask = new Uint32Array(8);
-  const blobs = await Promise.all(codes.map((c) => blobOf(data, group, part, c)));
-  const places = blobs.map((blob, i) => (blob ? find(blob, codes[i]) : -1));
+  const blobs = await Promise.all(grams.map(([code]) => blobOf(data, group, part, code)));
+  const places = blobs.map((blob, i) => (blob ? find(blob, grams[i][0]) : -1));
   if (places.includes(-1)) return mask;
-  mask.fill(0xffffffff);
-  for (let i = 0; i < codes.length; i++) {
+  const fits = new Uint8Array(256).fill(0xff);
+  for (let i = 0; i < grams.length; i++) {
     const blob = blobs[i];
     const body = await lists(blob);
-    const one = new Uint32Array(8);
-    for (let j = places[i] ? blob.ends[places[i] - 1] : 0; j < blob.ends[places[i]]; j++) {
-      one[body[j] >> 5] |= 1 << (body[j] & 31);
+    const residues = blob.ends[blob.ends.length - 1];
+    const shift = grams[i][1] % 8;
+    const here = new Uint8Array(256);
+    for (let k = places[i] ? blob.ends[places[i] - 1] : 0; k < blob.ends[places[i]]; k++) {
+      const bits = body[residues + k];
+      here[body[k]] = ((bits >> shift) | (bits << (8 - shift))) & 0xff;
     }
-    for (let w = 0; w < 8; w++) mask[w] &= one[w];
+    for (let o = 0; o < 256; o++) fits[o] &= here[o];
   }
+  for (let o = 0; o < 256; o++) if (fits[o]) mask[o >> 5] |= 1 << (o & 31);
   return mask;
 }
 
@@ -234,7 +248,7 @@ async function candidates(data, part, codes) {
 /** Fetch, ahead of need, a group's bucket files for the query's codes. */
 function prefetch(data, group, codes) {
   const bits = data.bucket_bits;
-  for (const code of new Set(codes.flat(2))) groupFile(group.files[bucketOf(code, bits)]).catch(() => {});
+  for (const [code] of codes.flat(2)) groupFile(group.files[bucketOf(code, bits)]).catch(() => {});
 }
 
 /** A security given by its secid (1.600519), its code (600519) or a name it had, as
@@ -259,7 +273,7 @@ class StaticSearch {
   constructor(data, query, chosen) {
     this.data = data;
     this.query = query;
-    this.codes = query.clauses.map((clause) => clause.map(termCodes));
+    this.codes = query.clauses.map((clause) => clause.map(termGrams));
     this.chosen = chosen;
     this.stock = null;
     this.parts = data.parts.filter((p) => (!chosen.since || p.last.slice(0, 10) >= chosen.since)
@@ -449,7 +463,6 @@ async function run(raw) {
       await start();
     } catch (error) {
       if (!(error instanceof StaleIndex)) throw error;
-      manifest = null;
       for (const cache of [fetched, decoded, groupFiles]) cache.clear();
       results.replaceChildren();
       await start();
