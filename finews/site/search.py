@@ -17,7 +17,8 @@ except ``index.json``, the manifest the page reads first:
   whatever the group's size, and a rebuilt part only re-joins its group's blobs.
 - per part, ``docs``: each article's page, title, outlet, outlet slug, time and securities
   (the filters and the result list), and ``text``: the searchable text in chunks of
-  ``CHUNK`` articles (what confirms a candidate and makes its snippet).
+  ``CHUNK`` articles (what confirms a candidate and makes its snippet), named by the
+  part's texts and the chunk's number, so that the manifest names a part's in one string.
 
 A file of a group: ``u32 count, count x (u32 part, u32 length), blobs``; a part's blob:
 ``u32 n, u32 head bytes, head: n varint deltas of the codes (as unsigned, ascending) and n
@@ -36,7 +37,7 @@ import struct
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from finews.fulltext import code_residues
@@ -45,7 +46,7 @@ from finews.parallel import map_chunks
 from finews.site.output import Output, digest
 from finews.site.pages import article_path
 
-FORMAT = 1
+FORMAT = 2
 PART = 256
 GROUP = 32
 BUCKET_BITS = 6
@@ -79,7 +80,8 @@ class Part:
     first: str = ""
     last: str = ""
     docs: str = ""
-    text: list[str] = field(default_factory=list)
+    text: str = ""
+    """The text files' common name: ``<text>-0.bin``, ``<text>-1.bin``, …, a chunk each."""
     blobs: list[bytes] | None = None
     """Per bucket, when built in this run; else read back from the group's files."""
 
@@ -97,7 +99,7 @@ class Built:
     last: str
     files: dict[str, bytes]
     docs: str
-    text: list[str]
+    text: str
     blobs: list[bytes]
 
 
@@ -123,15 +125,17 @@ def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
             residues[code].append(residue)
     files: dict[str, bytes] = {}
     docs_name = _file(files, "d", _deflated(json.dumps(docs, ensure_ascii=False).encode()))
-    text_names = [_file(files, "t", _deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode()))
-                  for i in range(0, len(texts), CHUNK)]
+    chunks = [_deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode())
+              for i in range(0, len(texts), CHUNK)]
+    text_name = f"{ROOT}t/{digest(b''.join(chunks))[:16]}"
+    files.update((f"{text_name}-{i}.bin", chunk) for i, chunk in enumerate(chunks))
     by_bucket: list[list[int]] = [[] for _ in range(BUCKETS)]
     for code in sorted(lists, key=lambda c: c & 0xFFFFFFFF):
         by_bucket[bucket_of(code)].append(code)
     blobs = [_blob(codes, lists, residues) for codes in by_bucket]
     dates = [d[4] for d in docs]
     return Built([a.key for a in articles], min(dates, default=""), max(dates, default=""),
-                 files, docs_name, text_names, blobs)
+                 files, docs_name, text_name, blobs)
 
 
 def _blob(codes: list[int], lists: dict[int, bytearray], residues: dict[int, bytearray]) -> bytes:
@@ -267,7 +271,7 @@ class StaticIndex:
         named = {MANIFEST, self.stocks} - {""}
         for part in self.parts.values():
             named.add(part.docs)
-            named.update(part.text)
+            named.update(f"{part.text}-{i}.bin" for i in range(-(-part.n // CHUNK)))
         for names in self.files.values():
             named.update(names)
         return named

@@ -170,7 +170,9 @@ def _manifest(site) -> dict:
 def test_index_files_are_named_by_content_and_none_is_left_behind(site):
     out = site[2]
     manifest = _manifest(site)
-    named = {p["docs"] for p in manifest["parts"]} | {t for p in manifest["parts"] for t in p["text"]}
+    named = {p["docs"] for p in manifest["parts"]}
+    chunks = manifest["chunk"]
+    named |= {f"{p['text']}-{i}.bin" for p in manifest["parts"] for i in range(-(-p["n"] // chunks))}
     named |= {f for g in manifest["groups"] for f in g["files"]} | {manifest["stocks"]}
     on_disk = {"/" + str(p.relative_to(out)) for p in (out / "search").rglob("*.bin")}
     assert on_disk == named
@@ -242,7 +244,8 @@ def test_every_article_is_in_its_part_lists(site):
     groups = {g["id"]: g for g in manifest["groups"]}
     for part in manifest["parts"][::9]:
         docs = json.loads(static_search._inflated((out / part["docs"].lstrip("/")).read_bytes()))
-        texts = [t for name in part["text"]
+        names = [f"{part['text']}-{i}.bin" for i in range(-(-part["n"] // manifest["chunk"]))]
+        texts = [t for name in names
                  for t in json.loads(static_search._inflated((out / name.lstrip("/")).read_bytes()))]
         assert len(docs) == len(texts) == part["n"]
         lists: dict[int, list[tuple[int, int]]] = {}

@@ -268,6 +268,10 @@ async function resolveStock(data, value) {
   throw new QueryError(`“${wanted}”对应多只股票，请输入代码，例如 ${found[0][0]}`);
 }
 
+function textFile(part, ordinal, chunk) {
+  return `${part.text}-${Math.floor(ordinal / chunk)}.bin`;
+}
+
 /** A search over the static index, newest first, taken PAGE results at a time. */
 class StaticSearch {
   constructor(data, query, chosen) {
@@ -318,14 +322,14 @@ class StaticSearch {
       const batch = [];
       const files = new Set();
       for (const c of this.pending) {  // the next candidates, over at most `width` text files
-        const file = c.part.text[Math.floor(c.o / chunk)];
+        const file = textFile(c.part, c.o, chunk);
         if (!files.has(file) && files.size >= this.width) break;
         files.add(file);
         batch.push(c);
       }
       this.pending = this.pending.slice(batch.length);
       this.width = Math.min(FETCHES, this.width * 2);  // one file first: a common term needs no more
-      const texts = await Promise.all(batch.map((c) => json(c.part.text[Math.floor(c.o / chunk)])));
+      const texts = await Promise.all(batch.map((c) => json(textFile(c.part, c.o, chunk))));
       for (let i = 0; i < batch.length; i++) {
         if (found.length >= PAGE) { this.pending = batch.slice(i).concat(this.pending); break; }
         const text = texts[i][batch[i].o % chunk];
