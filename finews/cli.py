@@ -369,7 +369,7 @@ def _pick_sources(settings: Settings, names: tuple[str, ...]) -> list:
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: build.out).")
 @click.option("--full", is_flag=True, help="Rebuild every page, not only what changed.")
 @click.option("--search/--no-search", default=None,
-              help="Build the Pagefind search index (default: build.search).")
+              help="Build the static search index (default: build.search).")
 @click.pass_context
 def build(ctx: click.Context, out: Path | None, full: bool, search: bool | None) -> None:
     """Build the static site from the archive.
@@ -904,7 +904,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, out: Path | No
               help="Keep the demo archive and site here (default: a temporary folder).")
 @click.option("--every", default=5, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds between new articles on the mock server and between fetches.")
-@click.option("--search/--no-search", default=True, help="Build the Pagefind search index.")
+@click.option("--search/--no-search", default=True, help="Build the static search index.")
 def demo(port: int, folder: Path | None, every: int, search: bool) -> None:
     """Try finews offline: a mock news server publishes articles, finews collects them,
     builds the site and serves it. Open the printed URL; Ctrl-C stops.

@@ -385,7 +385,7 @@ category_links = { emnews = "/emnews/" }
 [build]
 # Where `finews build` writes the site (relative to this file).
 out = "_site"
-# Build the Pagefind search index (one shard per month).
+# Build the static search index (/search/) and the search page.
 search = true
 # Keep only recent news on the site (0 = everything); the archive keeps everything.
 keep_days = 0
