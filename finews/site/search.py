@@ -214,8 +214,6 @@ def part_lists(blob: bytes) -> dict[int, list[tuple[int, int]]]:
 class SearchReport:
     parts: int = 0
     rebuilt: int = 0
-    files: int = 0
-    bytes: int = 0
 
 
 class StaticIndex:
@@ -482,8 +480,7 @@ class StaticIndex:
         for path in set(self._on_disk()) | set(self.out.paths_with_prefix(ROOT)):
             if path not in wanted:
                 self.out.remove(path)
-        sizes = [(self.out.root / p.lstrip("/")).stat().st_size for p in wanted]
-        return SearchReport(len(self.parts), rebuilt, len(wanted), sum(sizes))
+        return SearchReport(len(self.parts), rebuilt)
 
 
 class _Stale(Exception):

@@ -210,26 +210,15 @@ def test_new_and_changed_articles_rebuild_only_their_parts(browser, tmp_path, sm
     store.close()
 
 
-def test_a_lost_index_file_rebuilds_the_whole_index(tmp_path, small_parts):
+@pytest.mark.parametrize("lost", ["search/index.json", "a group file"])
+def test_a_lost_manifest_or_index_file_rebuilds_the_whole_index(tmp_path, small_parts, lost):
     store = open_store(str(tmp_path / "a.db"))
     store.upsert(list(generated(100, seed=5)))
     settings = sample_settings(tmp_path)
     out = tmp_path / "site"
     SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build()
-    next((out / "search" / "g").iterdir()).unlink()
-    store.upsert([make_article(1, title="补上的文章")])
-    report = SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build().search
-    assert report.rebuilt == report.parts == 7
-    store.close()
-
-
-def test_a_missing_manifest_rebuilds_the_whole_index(tmp_path, small_parts):
-    store = open_store(str(tmp_path / "a.db"))
-    store.upsert(list(generated(100, seed=5)))
-    settings = sample_settings(tmp_path)
-    out = tmp_path / "site"
-    SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build()
-    (out / "search" / "index.json").unlink()
+    gone = out / lost if lost.endswith(".json") else next((out / "search" / "g").iterdir())
+    gone.unlink()
     store.upsert([make_article(1, title="补上的文章")])
     report = SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build().search
     assert report.rebuilt == report.parts == 7
