@@ -4,10 +4,10 @@ the fixed pages, and robots.txt pointing at the index."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from finews.keys import key_range, key_time
+from finews.keys import key_range
 from finews.site.output import Output
 from finews.site.pages import Renderer, article_path, category_path, last_change
 from finews.store import Store
@@ -19,23 +19,6 @@ class Sitemaps:
     def __init__(self, store: Store, renderer: Renderer, tz: ZoneInfo,
                  write: Callable[[Output, str, bytes], None]):
         self.store, self.renderer, self.tz, self.write = store, renderer, tz, write
-
-
-    def months(self, window: tuple[int, int]) -> list[str]:
-        span = self.store.date_range()
-        if span is None:
-            return []
-        first = max(span[0], key_time(max(window[0], 0)))
-        months = []
-        cursor = first.astimezone(self.tz).replace(day=1, hour=0, minute=0, second=0)
-        end = span[1].astimezone(self.tz)
-        while cursor <= end:
-            month = f"{cursor:%Y-%m}"
-            low, high = self.month_keys(month)
-            if self.store.count(keys=(max(low, window[0]), high)):
-                months.append(month)
-            cursor = (cursor + timedelta(days=32)).replace(day=1)
-        return months
 
     def month_keys(self, month: str) -> tuple[int, int]:
         year, number = map(int, month.split("-"))
