@@ -161,11 +161,18 @@ def gram_codes(text: str) -> set[int]:
     Runs of three characters were tried as well, for want of positions: they made a
     four-character term's candidates fewer, but doubled the index (2.7 GB at 100,000
     articles) and cost a tenth of the ingest rate, for no better p95 (bench/README.md)."""
-    encoded = _RUN_BREAK.sub(GAP, text).encode("utf-16-le", "surrogatepass")
-    codes = set(_native(array("H"), encoded))
-    codes.update(_native(array("i"), encoded[: len(encoded) // 4 * 4]))
-    codes.update(_native(array("i"), encoded[2 : 2 + (len(encoded) - 2) // 4 * 4]))
+    units, even, odd = _gram_arrays(text)
+    codes = set(units)
+    codes.update(even)
+    codes.update(odd)
     return codes
+
+
+def _gram_arrays(text: str) -> tuple[array, array, array]:
+    """The text's code units, and its pairs starting at even and at odd positions."""
+    encoded = _RUN_BREAK.sub(GAP, text).encode("utf-16-le", "surrogatepass")
+    return (_native(array("H"), encoded), _native(array("i"), encoded[: len(encoded) // 4 * 4]),
+            _native(array("i"), encoded[2 : 2 + (len(encoded) - 2) // 4 * 4]))
 
 
 RESIDUES = 8
@@ -180,10 +187,8 @@ def code_residues(text: str) -> dict[int, int]:
     and a term whose pairs occur apart in an article is ruled out there without fetching
     its text: a fifth of the candidates were left for a four-character term sampled from
     the articles (bench/README.md). The slices are each residue's pairs, read in C."""
-    encoded = _RUN_BREAK.sub(GAP, text).encode("utf-16-le", "surrogatepass")
-    even = _native(array("i"), encoded[: len(encoded) // 4 * 4])
-    odd = _native(array("i"), encoded[2 : 2 + (len(encoded) - 2) // 4 * 4])
-    found = dict.fromkeys(_native(array("H"), encoded), 0xFF)
+    units, even, odd = _gram_arrays(text)
+    found = dict.fromkeys(units, 0xFF)
     step = RESIDUES // 2
     for residue in range(RESIDUES):
         bit = 1 << residue
