@@ -37,7 +37,7 @@ import struct
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from zoneinfo import ZoneInfo
 
 from finews.fulltext import code_residues
@@ -86,8 +86,8 @@ class Part:
     """Per bucket, when built in this run; else read back from the group's files."""
 
     def record(self) -> dict:
-        return {"id": self.id, "group": self.group, "lo": self.lo, "hi": self.hi, "n": self.n,
-                "first": self.first, "last": self.last, "docs": self.docs, "text": self.text}
+        """What the manifest keeps of a part: everything but its blobs."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "blobs"}
 
 
 @dataclass
@@ -103,10 +103,9 @@ class Built:
     blobs: list[bytes]
 
 
-def _file(files: dict[str, bytes], kind: str, data: bytes) -> str:
-    name = f"{ROOT}{kind}/{digest(data)[:16]}.bin"
-    files[name] = data
-    return name
+def _name(kind: str, data: bytes) -> str:
+    """A file's name under /search/: its kind and its content's digest."""
+    return f"{ROOT}{kind}/{digest(data)[:16]}"
 
 
 def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
@@ -124,10 +123,12 @@ def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
             lists[code].append(ordinal)
             residues[code].append(residue)
     files: dict[str, bytes] = {}
-    docs_name = _file(files, "d", _deflated(json.dumps(docs, ensure_ascii=False).encode()))
+    packed_docs = _deflated(json.dumps(docs, ensure_ascii=False).encode())
+    docs_name = _name("d", packed_docs) + ".bin"
+    files[docs_name] = packed_docs
     chunks = [_deflated(json.dumps(texts[i : i + CHUNK], ensure_ascii=False).encode())
               for i in range(0, len(texts), CHUNK)]
-    text_name = f"{ROOT}t/{digest(b''.join(chunks))[:16]}"
+    text_name = _name("t", b"".join(chunks))
     files.update((f"{text_name}-{i}.bin", chunk) for i, chunk in enumerate(chunks))
     by_bucket: list[list[int]] = [[] for _ in range(BUCKETS)]
     for code in sorted(lists, key=lambda c: c & 0xFFFFFFFF):
@@ -136,6 +137,16 @@ def build_part(articles: list[Article], tz: ZoneInfo) -> Built:
     dates = [d[4] for d in docs]
     return Built([a.key for a in articles], min(dates, default=""), max(dates, default=""),
                  files, docs_name, text_name, blobs)
+
+
+def build_parts(articles: list[Article], tz: ZoneInfo) -> list[Built]:
+    """Articles newest first, as parts of at most ``PART``: full ones from the oldest on,
+    so that the newest keeps room for what comes next."""
+    if not articles:
+        return []
+    newest = len(articles) % PART or PART
+    pieces = [articles[:newest]] + [articles[i : i + PART] for i in range(newest, len(articles), PART)]
+    return [build_part(piece, tz) for piece in reversed(pieces)]
 
 
 def _blob(codes: list[int], lists: dict[int, bytearray], residues: dict[int, bytearray]) -> bytes:
@@ -257,13 +268,9 @@ class StaticIndex:
                 self.stored.update((p, self.files[group["id"]]) for p in group["parts"])
             self.next_id = manifest["next_id"]
         except (OSError, ValueError, KeyError, TypeError):
-            self.parts, self.groups, self.files, self.stored = {}, {}, {}, {}
             return False
-        present = set(self._on_disk())
-        if not self._named() <= present:  # a file lost (by hand, a disk fault): start over
-            self.parts, self.groups, self.files, self.stored = {}, {}, {}, {}
-            return False
-        return True
+        # a file lost (by hand, a disk fault): start over
+        return self._named() <= set(self._on_disk())
 
     def _named(self) -> set[str]:
         named = {MANIFEST, self.stocks} - {""}
@@ -298,7 +305,7 @@ class StaticIndex:
         """``changed``: the keys of articles added, changed or removed since the last
         build; None rebuilds everything (so does a missing or older manifest)."""
         fresh = changed is None or not self._load()
-        dirty = self._fresh_parts() if fresh else self._assign(changed or set())
+        dirty = self._fresh_parts() if fresh else self._assign(changed)
         self._rebuild(dirty)
         self._split_groups()
         self._write_stocks()
@@ -311,13 +318,13 @@ class StaticIndex:
         """Every security the archive names, with each name it had: the page resolves a
         code or a name as ``finews search --stock`` does."""
         names = sorted(self.store.all_security_names().items())
-        files: dict[str, bytes] = {}
-        self.stocks = _file(files, "s", _deflated(json.dumps(names, ensure_ascii=False).encode()))
-        for name, data in files.items():
-            self.out.write(name, data)
+        data = _deflated(json.dumps(names, ensure_ascii=False).encode())
+        self.stocks = _name("s", data) + ".bin"
+        self.out.write(self.stocks, data)
 
     def _fresh_parts(self) -> set[int]:
-        self.parts, self.groups, self.files, self.next_id = {}, {}, {}, 0
+        """Parts of ``PART`` keys from the oldest on, whatever a manifest half read said."""
+        self.parts, self.groups, self.files, self.stored, self.next_id = {}, {}, {}, {}, 0
         keys = self.store.keys_in(self.window)
         for start in range(0, len(keys), PART):
             chunk = keys[start : start + PART]
@@ -339,13 +346,7 @@ class StaticIndex:
         """The parts to rebuild: those whose range holds a changed key, the part a new key
         falls next to, and those the site's window has left or cut."""
         low = self.window[0]
-        dirty: set[int] = set()
-        for part in list(self.parts.values()):
-            if part.hi < low:
-                dirty.add(part.id)
-                part.n = 0
-            elif part.lo < low:
-                dirty.add(part.id)
+        dirty = {part.id for part in self.parts.values() if part.lo < low}
         ordered = sorted((p for p in self.parts.values() if p.hi >= low), key=lambda p: p.lo)
         for key in sorted(k for k in changed if k >= low):
             dirty.add(self._owner(key, ordered).id)
@@ -377,47 +378,37 @@ class StaticIndex:
     # -- building parts -----------------------------------------------------------------
 
     def _rebuild(self, dirty: set[int]) -> None:
+        """Parts the window has left are dropped; the rest are built again."""
         low = self.window[0]
-        wanted = [p for p in sorted(dirty) if self.parts[p].n or self.parts[p].hi >= low]
-        for part_id in set(dirty) - set(wanted):
+        wanted = [p for p in sorted(dirty) if self.parts[p].hi >= low]
+        for part_id in dirty - set(wanted):
             self._drop(part_id)
         ranges = [(self.parts[p].lo, self.parts[p].hi) for p in wanted]
         if len(ranges) > 8:
             jobs = [(self.store.archive, self.tz, lo, hi, self.window) for lo, hi in ranges]
             built = map_chunks(_build_parts, jobs, chunk_size=1, workers=self.workers)
         else:
-            built = (build_part(self._articles(lo, hi), self.tz) for lo, hi in ranges)
-        for part_id, result in zip(wanted, built, strict=True):
-            self._take(part_id, result)
+            built = (build_parts(_articles_in(self.store, lo, hi, self.window), self.tz) for lo, hi in ranges)
+        for part_id, pieces in zip(wanted, built, strict=True):
+            self._take(part_id, pieces)
 
-    def _articles(self, lo: int, hi: int) -> list[Article]:
-        return _articles_in(self.store, lo, hi, self.window)
-
-    def _take(self, part_id: int, built: Built) -> None:
-        if len(built.keys) > PART:
-            self._split(part_id, built.keys)
-            return
-        if not built.keys:
+    def _take(self, part_id: int, pieces: list[Built]) -> None:
+        """A part's range built again: none (its articles are gone), one, or, for a part
+        grown past ``PART`` (a burst, old articles filled in), several, of which the
+        oldest keeps the part's id."""
+        if not pieces:
             self._drop(part_id)
             return
-        for name, data in built.files.items():
-            self.out.write(name, data)
-        part = self.parts[part_id]
-        self.touched.add(part.group)
-        part.lo, part.hi, part.n = built.keys[-1], built.keys[0], len(built.keys)
-        part.first, part.last, part.docs, part.text, part.blobs = (
-            built.first, built.last, built.docs, built.text, built.blobs)
-
-    def _split(self, part_id: int, keys: list[int]) -> None:
-        """A part grown past ``PART`` (a burst, or old articles filled in) becomes several
-        full ones, oldest first, so that the newest keeps room for what comes next."""
         group = self.parts[part_id].group
-        self._drop(part_id)
-        ascending = keys[::-1]
-        for start in range(0, len(ascending), PART):
-            piece = ascending[start : start + PART]
-            new = self._new_part(piece[0], piece[-1], group=group)
-            self._take(new.id, build_part(self._articles(piece[0], piece[-1]), self.tz))
+        for i, built in enumerate(pieces):
+            part = self.parts[part_id] if i == 0 else self._new_part(
+                built.keys[-1], built.keys[0], group=group)
+            for name, data in built.files.items():
+                self.out.write(name, data)
+            self.touched.add(part.group)
+            part.lo, part.hi, part.n = built.keys[-1], built.keys[0], len(built.keys)
+            part.first, part.last, part.docs, part.text, part.blobs = (
+                built.first, built.last, built.docs, built.text, built.blobs)
 
     def _drop(self, part_id: int) -> None:
         part = self.parts.pop(part_id)
@@ -445,7 +436,7 @@ class StaticIndex:
         for bucket in range(BUCKETS):
             blobs = [(p, self._blob(p, bucket)) for p in self.groups[group]]
             data = group_file(blobs)
-            name = f"{ROOT}g/{digest(data)[:16]}.bin"
+            name = _name("g", data) + ".bin"
             self.out.write(name, data)
             names.append(name)
         self.files[group] = names
@@ -494,7 +485,7 @@ def _articles_in(store, lo: int, hi: int, window: tuple[int, int]) -> list[Artic
     return store.summaries(keys=keys, with_body=True, with_stocks=True)
 
 
-def _build_parts(jobs: list[tuple]) -> list[Built]:
+def _build_parts(jobs: list[tuple]) -> list[list[Built]]:
     """Worker process: build parts straight from the archive."""
     from finews.store import open_store
 
@@ -502,7 +493,7 @@ def _build_parts(jobs: list[tuple]) -> list[Built]:
     for archive, tz, lo, hi, window in jobs:
         store = open_store(archive)
         try:
-            results.append(build_part(_articles_in(store, lo, hi, window), tz))
+            results.append(build_parts(_articles_in(store, lo, hi, window), tz))
         finally:
             store.close()
     return results
