@@ -286,6 +286,7 @@ class StaticSearch {
     this.pending = [];
     this.shown = 0;
     this.width = 1;
+    this.prefetched = new Set();
   }
 
   get done() { return this.at >= this.parts.length && !this.pending.length; }
@@ -297,11 +298,14 @@ class StaticSearch {
       && (!this.stock || doc[5].includes(this.stock));
   }
 
-  aheadOf(at) {
+  /** Fetch, ahead of need, the bucket files of this part's group and of the next two. */
+  prefetchFrom(index) {
     const seen = new Set();
-    for (const part of this.parts.slice(at, at + 3 * 32)) {
-      if (seen.size >= 3) break;
-      if (!seen.has(part.group)) { seen.add(part.group); prefetch(this.data, this.data.groupsById.get(part.group), this.codes); }
+    for (let i = index; i < this.parts.length && seen.size < 3; i++) {
+      const group = this.parts[i].group;
+      seen.add(group);
+      if (!this.prefetched.has(group)) prefetch(this.data, this.data.groupsById.get(group), this.codes);
+      this.prefetched.add(group);
     }
   }
 
@@ -310,8 +314,8 @@ class StaticSearch {
     const found = [];
     while (found.length < PAGE && !this.done) {
       if (!this.pending.length) {
+        if (!this.at || this.parts[this.at].group !== this.parts[this.at - 1].group) this.prefetchFrom(this.at);
         const part = this.parts[this.at++];
-        if (this.at % 32 === 1) this.aheadOf(this.at - 1);
         const ordinals = await candidates(this.data, part, this.codes);
         if (!ordinals.length) continue;
         const docs = await json(part.docs);
