@@ -8,6 +8,7 @@ small site exercise what a large one does: many parts, many groups, splits.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from datetime import timedelta
@@ -164,7 +165,11 @@ def test_a_bad_query_says_what_is_wrong(site, page):
 
 
 def _manifest(site) -> dict:
-    return json.loads((site[2] / "search" / "index.json").read_text(encoding="utf-8"))
+    return _read_manifest(site[2])
+
+
+def _read_manifest(out: Path) -> dict:
+    return json.loads((out / "search" / "index.json").read_text(encoding="utf-8"))
 
 
 def test_index_files_are_named_by_content_and_none_is_left_behind(site):
@@ -207,6 +212,28 @@ def test_new_and_changed_articles_rebuild_only_their_parts(browser, tmp_path, sm
         for query in ["独角兽", "更正：原文有误", "新到快讯", "芯片 晶圆", "芯片"]:
             assert search_page(page, query)["hrefs"] == truth.matches(query)[:20], query
         page.close()
+    store.close()
+
+
+def test_a_burst_of_new_articles_splits_the_newest_part(tmp_path, small_parts):
+    """Forty new articles on a newest part of four: full parts of 16 from the oldest on,
+    every article in exactly one, the older parts untouched."""
+    store = open_store(str(tmp_path / "a.db"))
+    store.upsert(list(generated(100, seed=5)))
+    settings = sample_settings(tmp_path)
+    out = tmp_path / "site"
+    SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build()
+    before = {p["id"]: p for p in _read_manifest(out)["parts"]}
+    newest = store.summaries(limit=1)[0]
+    store.upsert([make_article(3000 + i, title=f"快讯{i}",
+                               published=newest.published + timedelta(minutes=i + 1)) for i in range(40)])
+    report = SiteBuilder(store, settings, BuildOptions(out=out, search=True)).build().search
+    parts = _read_manifest(out)["parts"]
+    assert report.rebuilt == 3 and [p["n"] for p in parts[:4]] == [12, 16, 16, 16]
+    assert sum(p["n"] for p in parts) == 140 and all(p["n"] <= 16 for p in parts)
+    assert all(before[p["id"]] == p for p in parts[3:])
+    assert [p["lo"] for p in parts] == sorted((p["lo"] for p in parts), reverse=True)
+    assert all(newer["lo"] > older["hi"] for newer, older in itertools.pairwise(parts))
     store.close()
 
 
